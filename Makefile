@@ -1,0 +1,52 @@
+# Two commands a new user needs: `make app` and `make test`. Everything else is for developers.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# `make test` skips suites marked slow (browser, Dask cluster, large cohorts) unless CI or
+# RISKCALC_SLOW is set; CI runs everything.
+ifeq ($(or $(CI),$(RISKCALC_SLOW)),)
+PYTEST_MARK := -m "not slow and not fuzz"
+else
+PYTEST_MARK := -m "not fuzz"
+endif
+
+.PHONY: install app test lint typecheck pytest bench model fuzz docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+app: $(STAMP)
+	$(BIN)/riskcalc app
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(PYTEST_MARK)
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# The default model in models/default/, trained on a simulated cohort with a fixed seed.
+model: $(STAMP)
+	$(BIN)/python -m riskcalc.model.build_default
+
+fuzz: $(STAMP)
+	RISKCALC_FUZZ_EXAMPLES=$${RISKCALC_FUZZ_EXAMPLES:-200000} $(BIN)/pytest -m fuzz tests/test_fuzz.py -p no:randomly
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

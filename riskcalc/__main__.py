@@ -1,0 +1,5 @@
+import sys
+
+from riskcalc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,273 @@
+"""Errors and warnings: part of riskcalc's public API.
+
+Every failure that reaches a caller is a :class:`RiskCalcError` subclass with a stable ``code``
+(listed in :data:`ERROR_CODES`, with its cause and what to do), a message a person can act on, and,
+where known, the JSON location and the resource id. Categories also subclass the matching built-in
+exception, so ``except ValueError`` keeps working for callers who do not know riskcalc.
+
+Data-quality findings that do not stop a result are *issues* (:class:`Issue`) collected on the
+result; their codes are listed in :data:`WARNING_CODES`. The typed :class:`RiskCalcWarning`
+categories exist for callers who prefer Python's ``warnings`` machinery.
+
+The CLI maps each category to an exit status (:attr:`RiskCalcError.exit_status`), documented in
+``docs/errors.md`` (generated from the tables below).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """What a stable code means: its cause and what the user should do about it."""
+
+    cause: str
+    action: str
+
+
+class RiskCalcError(Exception):
+    """Root of every error riskcalc raises on purpose.
+
+    Parameters
+    ----------
+    code
+        Stable machine-readable code, a key of :data:`ERROR_CODES`.
+    message
+        What went wrong, what was expected and what was found.
+    location
+        Where in the input, as a JSON path (``entry[3].resource.onsetDateTime``) or ``file:line``.
+    resource_id
+        ``ResourceType/id`` of the resource concerned, where known.
+    """
+
+    exit_status: int = 1
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        location: str | None = None,
+        resource_id: str | None = None,
+    ) -> None:
+        if code not in ERROR_CODES:
+            raise KeyError(f"unregistered error code {code!r}; add it to riskcalc.errors")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.location = location
+        self.resource_id = resource_id
+
+    def __str__(self) -> str:
+        where = [p for p in (self.resource_id, self.location) if p]
+        suffix = f" (at {', '.join(where)})" if where else ""
+        return f"[{self.code}] {self.message}{suffix}"
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The error as plain data, for JSON output and error rows."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "location": self.location,
+            "resource_id": self.resource_id,
+        }
+
+
+class InputError(RiskCalcError, ValueError):
+    """The input could not be read as FHIR the library can use (bad JSON, limits, no patient)."""
+
+    exit_status = 3
+
+
+class ModelError(RiskCalcError, RuntimeError):
+    """A model artifact is missing, altered, untrusted or incompatible."""
+
+    exit_status = 4
+
+
+class ConfigError(RiskCalcError, ValueError):
+    """An argument or setting is out of its allowed range."""
+
+    exit_status = 5
+
+
+class RemoteError(RiskCalcError, ConnectionError):
+    """A remote FHIR server could not be reached or answered badly."""
+
+    exit_status = 6
+
+
+ERROR_CODES: dict[str, CodeInfo] = {
+    # reading
+    "input.not_found": CodeInfo("The path does not exist.", "Check the path."),
+    "input.unsupported_source": CodeInfo(
+        "The source is not a path, bytes, str or dict, or the file type is unknown.",
+        "Pass a .json/.ndjson file (optionally .gz or .bz2), a folder of them, bytes, str or a dict.",
+    ),
+    "input.decompression": CodeInfo(
+        "A .gz or .bz2 file is corrupt or truncated.", "Re-export or re-download the file."
+    ),
+    "input.encoding": CodeInfo(
+        "The bytes are not UTF-8 text.", "Export the data as UTF-8 JSON (FHIR requires UTF-8)."
+    ),
+    "input.json_syntax": CodeInfo(
+        "The text is not valid JSON (for example an unclosed bracket or a truncated file).",
+        "Fix the JSON at the reported location, or re-export the data.",
+    ),
+    "input.not_fhir": CodeInfo(
+        "The JSON is not a FHIR resource: no object with a 'resourceType'.",
+        "Pass a FHIR Bundle, NDJSON export or resource.",
+    ),
+    "input.too_large": CodeInfo(
+        "The input is larger than the configured byte limit.",
+        "Raise `Limits.max_bytes` if the file is trusted, or split the input.",
+    ),
+    "input.too_deep": CodeInfo(
+        "The JSON nests deeper than the configured limit.",
+        "Raise `Limits.max_depth` if the file is trusted; real FHIR rarely nests past 20.",
+    ),
+    "input.too_many_resources": CodeInfo(
+        "A patient has more resources than the configured limit.",
+        "Raise `Limits.max_resources_per_patient` if the record is trusted.",
+    ),
+    "input.invalid_resource": CodeInfo(
+        "A resource the model needs failed FHIR R4 validation.",
+        "Fix the resource at the reported location; the message names the field.",
+    ),
+    "input.no_patient": CodeInfo(
+        "The input holds no Patient resource, so there is no one to assess.",
+        "Include the Patient resource (and its records) in the Bundle or export.",
+    ),
+    "input.patient_not_found": CodeInfo(
+        "The requested patient id is not in the input.", "Check the id, or omit it."
+    ),
+    "input.several_patients": CodeInfo(
+        "The input holds several patients and no patient id was given.",
+        "Pass `patient_id=` (CLI: --patient), or use read_histories / `riskcalc score`.",
+    ),
+    # model
+    "model.not_found": CodeInfo(
+        "No model artifact at the given path.", "Train one (`riskcalc train`) or omit the path."
+    ),
+    "model.hash_mismatch": CodeInfo(
+        "A file of the model artifact differs from its recorded SHA-256.",
+        "The artifact was altered or damaged: restore it from its source or retrain.",
+    ),
+    "model.untrusted_type": CodeInfo(
+        "The model file contains a type outside the allow-list.",
+        "Do not load it; train a model with riskcalc or extend the allow-list after review.",
+    ),
+    "model.incompatible": CodeInfo(
+        "The artifact was made for another feature schema or format version.",
+        "Retrain or recalibrate the model with this riskcalc version.",
+    ),
+    "model.training_failed": CodeInfo(
+        "The cohort cannot train a model (too few patients or events, or one class only).",
+        "Use a larger cohort, a longer follow-up or another horizon.",
+    ),
+    # configuration
+    "config.invalid": CodeInfo(
+        "An argument is outside its allowed range or of the wrong kind.",
+        "Correct the argument as the message says.",
+    ),
+    # remote FHIR servers (CDS Hooks fetch)
+    "remote.unreachable": CodeInfo(
+        "The FHIR server did not answer in time or refused the connection.",
+        "Check fhirServer and the network; retry.",
+    ),
+    "remote.bad_response": CodeInfo(
+        "The FHIR server answered with an error status or a body that is not FHIR.",
+        "Check the server's logs and the access token's scopes.",
+    ),
+}
+
+
+class Issue(BaseModel):
+    """A data-quality finding collected on a result: the record was used, with this caveat."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    source: str | None = None
+
+
+WARNING_CODES: dict[str, CodeInfo] = {
+    "resource.skipped_invalid": CodeInfo(
+        "A resource failed FHIR validation and was left out of the history.",
+        "Fix the resource; the message names the field.",
+    ),
+    "resource.entered_in_error": CodeInfo(
+        "A resource marked entered-in-error or refuted was ignored.", "None: this is by design."
+    ),
+    "resource.other_patient": CodeInfo(
+        "A resource refers to another patient than the one being read and was not mixed in.",
+        "None, unless the reference is wrong in the source.",
+    ),
+    "resource.unresolved_subject": CodeInfo(
+        "A resource has no subject/patient reference that resolves to a patient and was left out.",
+        "Add the subject reference.",
+    ),
+    "resource.duplicate": CodeInfo(
+        "The same resource (type and id) appeared more than once; one copy was kept.",
+        "None; check the export if copies differ.",
+    ),
+    "resource.unknown_type": CodeInfo(
+        "A resource type unknown to FHIR R4 was passed over.", "Check the export."
+    ),
+    "ndjson.bad_line": CodeInfo(
+        "A line of an NDJSON file is not a JSON object and was skipped.",
+        "Fix or re-export that line; the location gives file and line.",
+    ),
+    "date.partial": CodeInfo(
+        "A date was given only to the month or year and was widened to the whole period.",
+        "None; give full dates where known.",
+    ),
+    "date.invalid": CodeInfo(
+        "A date is malformed, before birth or in the future, and was not used.",
+        "Correct the date at its source.",
+    ),
+    "cancer.active_without_end": CodeInfo(
+        "The cancer stays 'active' with no abatement; the at-risk start follows the documented rule.",
+        "Record abatement or an mCODE disease status where the patient is in remission.",
+    ),
+    "cancer.none": CodeInfo(
+        "No cancer diagnosis was found in the record.", "None if the patient has had no cancer."
+    ),
+    "infection.unknown_severity": CodeInfo(
+        "An infection's severity could not be determined and 'mild' was assumed.",
+        "Link the Encounter that treated the infection.",
+    ),
+    "il6.unit_unknown": CodeInfo(
+        "An IL-6 result had a unit that cannot be converted to pg/mL and was not used.",
+        "Report IL-6 in pg/mL or ng/L.",
+    ),
+    "assess.extrapolation": CodeInfo(
+        "An input lies outside the range seen in training; the estimate is an extrapolation.",
+        "Interpret the result with extra caution.",
+    ),
+    "assess.missing_input": CodeInfo(
+        "An input the model uses was missing and was handled as documented in the feature schema.",
+        "Record the missing data if it is known.",
+    ),
+}
+
+
+class RiskCalcWarning(UserWarning):
+    """Root of riskcalc's Python warning categories."""
+
+
+class DataQualityWarning(RiskCalcWarning):
+    """The input was used with a caveat (see :class:`Issue`)."""
+
+
+class ExtrapolationWarning(RiskCalcWarning):
+    """A prediction lies outside the training data's range."""
+
+
+def is_registered(code: str) -> bool:
+    """True if ``code`` is a registered error or warning code."""
+    return code in ERROR_CODES or code in WARNING_CODES

@@ -1,0 +1,206 @@
+"""The domain record of one patient: what every stage after the FHIR reader works on.
+
+No FHIR types past this point. Records are frozen pydantic models, so they hash, compare, serialise
+to stable JSON (``model_dump(mode="json")``) and travel to Dask workers unchanged.
+
+``sources`` fields hold ``ResourceType/id`` strings of the FHIR resources a record was built from:
+they become ``RiskAssessment.basis`` and the app's list of records used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from riskcalc.errors import Issue
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CancerSite(StrEnum):
+    BREAST = "breast"
+    COLORECTAL = "colorectal"
+    LUNG = "lung"
+    PROSTATE = "prostate"
+    MELANOMA = "melanoma"
+    HAEMATOLOGICAL = "haematological"
+    OTHER = "other"
+
+
+class ClinicalStatus(StrEnum):
+    """FHIR ``condition-clinical`` codes."""
+
+    ACTIVE = "active"
+    RECURRENCE = "recurrence"
+    RELAPSE = "relapse"
+    INACTIVE = "inactive"
+    REMISSION = "remission"
+    RESOLVED = "resolved"
+
+
+class Pathogen(StrEnum):
+    COVID19 = "covid19"
+    INFLUENZA = "influenza"
+    RSV = "rsv"
+    OTHER_VIRAL = "other_viral"
+
+
+class Severity(StrEnum):
+    """Severity of one infection episode, ordered: mild < hospitalised < critical."""
+
+    MILD = "mild"
+    HOSPITALISED = "hospitalised"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.MILD: 0, Severity.HOSPITALISED: 1, Severity.CRITICAL: 2}
+
+
+class AtRiskBasis(StrEnum):
+    """How the at-risk (remission) start was derived; see docs for the precedence."""
+
+    ABATEMENT = "abatement"
+    DISEASE_STATUS = "disease_status"
+    TREATMENT_END = "treatment_end"
+    ACTIVE_DEFAULT = "active_default"
+    NONE = "none"
+
+
+class VaccineKind(StrEnum):
+    INFLUENZA = "influenza"
+    COVID19 = "covid19"
+    RSV = "rsv"
+    OTHER = "other"
+
+
+class TreatmentKind(StrEnum):
+    SURGERY = "surgery"
+    RADIOTHERAPY = "radiotherapy"
+    CHEMOTHERAPY = "chemotherapy"
+    ENDOCRINE = "endocrine"
+    HER2_TARGETED = "her2_targeted"
+    CDK46_INHIBITOR = "cdk46_inhibitor"
+    IMMUNOTHERAPY = "immunotherapy"
+    IL6_BLOCKADE = "il6_blockade"
+    CORTICOSTEROID = "corticosteroid"
+
+
+class OutcomeKind(StrEnum):
+    METASTATIC_RELAPSE = "metastatic_relapse"
+    LUNG_METASTASIS = "lung_metastasis"
+    CANCER_DEATH = "cancer_death"
+    DEATH = "death"
+
+
+class Cancer(_Frozen):
+    """One primary cancer diagnosis."""
+
+    site: CancerSite
+    codes: tuple[str, ...] = Field(description="'system|code' of every coding that matched")
+    onset: dt.date | None = None
+    abatement: dt.date | None = None
+    clinical_status: ClinicalStatus | None = None
+    stage: str | None = Field(
+        None, description="Stage group as recorded, e.g. 'II', 'IIIA', 'T2N1M0'"
+    )
+    sources: tuple[str, ...] = ()
+
+
+class InfectionEpisode(_Frozen):
+    """One respiratory viral illness, however many records it left."""
+
+    pathogen: Pathogen
+    onset: dt.date
+    end: dt.date
+    severity: Severity
+    il6_peak_pg_ml: float | None = Field(None, ge=0, description="Peak measured IL-6, pg/mL")
+    il6_blockade: bool = False
+    corticosteroids: bool = False
+    sources: tuple[str, ...] = ()
+
+    @property
+    def duration_days(self) -> int:
+        return (self.end - self.onset).days + 1
+
+
+class Vaccination(_Frozen):
+    vaccine: VaccineKind
+    date: dt.date
+    codes: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+class Treatment(_Frozen):
+    kind: TreatmentKind
+    start: dt.date | None = None
+    end: dt.date | None = None
+    codes: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+class Outcome(_Frozen):
+    kind: OutcomeKind
+    date: dt.date
+    sources: tuple[str, ...] = ()
+
+
+class PatientHistory(_Frozen):
+    """A cancer survivor's record as the model sees it.
+
+    Lists are sorted by date (then by a stable key), so equal inputs give equal histories.
+    ``last_contact`` is the latest date any resource of the patient carries: follow-up is censored
+    there. ``warnings`` say what was skipped or assumed, with the resource concerned.
+    """
+
+    patient_id: str
+    birth_date: dt.date | None = None
+    sex: str = Field("unknown", description="FHIR administrative gender")
+    deceased_date: dt.date | None = None
+    at_risk_start: dt.date | None = None
+    at_risk_start_basis: AtRiskBasis = AtRiskBasis.NONE
+    last_contact: dt.date | None = None
+    cancers: tuple[Cancer, ...] = ()
+    infections: tuple[InfectionEpisode, ...] = ()
+    vaccinations: tuple[Vaccination, ...] = ()
+    treatments: tuple[Treatment, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    warnings: tuple[Issue, ...] = ()
+
+    def age_years(self, on: dt.date) -> float | None:
+        """Age in years (365.25-day years) on a date, or None without a birth date."""
+        if self.birth_date is None:
+            return None
+        return (on - self.birth_date).days / 365.25
+
+    @property
+    def basis(self) -> tuple[str, ...]:
+        """Every resource reference that fed this history, sorted and unique."""
+        refs: set[str] = set()
+        for group in (
+            self.cancers,
+            self.infections,
+            self.vaccinations,
+            self.treatments,
+            self.outcomes,
+        ):
+            for record in group:
+                refs.update(record.sources)
+        return tuple(sorted(refs))
+
+
+class ReadFailure(_Frozen):
+    """A patient (or a part of the input) that could not be read; iteration goes on after it."""
+
+    patient_id: str | None
+    code: str
+    message: str
+    location: str | None = None
+    resource_id: str | None = None

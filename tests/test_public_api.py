@@ -1,0 +1,23 @@
+"""The public surface is exactly what __all__ lists, and every name in it exists."""
+
+from __future__ import annotations
+
+import riskcalc
+
+
+def test_all_names_exist() -> None:
+    for name in riskcalc.__all__:
+        assert hasattr(riskcalc, name), name
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert len(set(riskcalc.__all__)) == len(riskcalc.__all__)
+
+
+def test_error_categories_subclass_builtins() -> None:
+    assert issubclass(riskcalc.InputError, ValueError)
+    assert issubclass(riskcalc.InputError, riskcalc.RiskCalcError)
+    assert issubclass(riskcalc.ModelError, RuntimeError)
+    err = riskcalc.InputError("input.json_syntax", "bad", location="line 3")
+    assert err.code == "input.json_syntax"
+    assert "line 3" in str(err)
