@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,3 +104,9 @@ class RiskReport(_Frozen):
     model: ModelInfo
     riskcalc_version: str = __version__
     research_use_statement: str = RESEARCH_USE_STATEMENT
+
+    def to_fhir(self) -> dict[str, Any]:
+        """This report as a FHIR R4 ``RiskAssessment`` (a JSON-ready dict, validated)."""
+        from riskcalc.fhir._riskassessment import risk_assessment
+
+        return risk_assessment(self)
