@@ -182,6 +182,34 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "The FHIR server answered with an error status or a body that is not FHIR.",
         "Check the server's logs and the access token's scopes.",
     ),
+    "remote.too_large": CodeInfo(
+        "The FHIR server's answer exceeded the service's response-size or page limit.",
+        "Send the data as prefetch, or raise the service's fetch limits if the server is trusted.",
+    ),
+    # CDS Hooks service (riskcalc serve): the `code` of its JSON error bodies
+    "service.unauthorized": CodeInfo(
+        "The request's JWT bearer token is missing or failed verification (signature, issuer, "
+        "audience, expiry, algorithm, key id or replayed jti).",
+        "Send a fresh token signed with a key in the configured JWKS, with aud equal to the "
+        "service endpoint URL.",
+    ),
+    "service.bad_request": CodeInfo(
+        "The request body is not a valid CDS Hooks request or feedback.",
+        "Fix the field named in the message.",
+    ),
+    "service.too_large": CodeInfo(
+        "The request body exceeds the service's size limit.",
+        "Send less prefetch data, or raise --max-request-mb if the client is trusted.",
+    ),
+    "service.not_found": CodeInfo("No CDS service with that id.", "Call GET /cds-services."),
+    "service.data_unavailable": CodeInfo(
+        "Prefetch data are missing and the FHIR server could not be queried for them.",
+        "Send the prefetch the discovery document asks for, or fhirServer and fhirAuthorization.",
+    ),
+    "service.internal": CodeInfo(
+        "An unexpected failure inside the service (a bug).",
+        "Report it with the hookInstance; the service log has the error type.",
+    ),
 }
 
 
