@@ -131,6 +131,19 @@ class InfectionEpisode(_Frozen):
         return (self.end - self.onset).days + 1
 
 
+class PathogenTest(_Frozen):
+    """One laboratory test for a respiratory virus (positive or negative), dated by collection.
+
+    Negative tests matter: a UK-Biobank-style analysis compares test-positive with test-negative
+    people, so the reader keeps every recognised test result, not only the positives.
+    """
+
+    pathogen: Pathogen
+    date: dt.date
+    positive: bool
+    sources: tuple[str, ...] = ()
+
+
 class Vaccination(_Frozen):
     vaccine: VaccineKind
     date: dt.date
@@ -172,6 +185,9 @@ class PatientHistory(_Frozen):
     vaccinations: tuple[Vaccination, ...] = ()
     treatments: tuple[Treatment, ...] = ()
     outcomes: tuple[Outcome, ...] = ()
+    tests: tuple[PathogenTest, ...] = Field(
+        (), description="Recognised virus tests, positive and negative, sorted by date"
+    )
     warnings: tuple[Issue, ...] = ()
 
     def age_years(self, on: dt.date) -> float | None:
