@@ -1,0 +1,167 @@
+"""Fetching the prefetch queries from the client's FHIR server when the prefetch is missing.
+
+Bounded on every axis: a timeout per request, a byte budget for everything fetched for one hook
+call, a page cap on each searchset's ``next`` links, no redirects, and ``next`` links only under
+the same ``fhirServer`` base (a server cannot send the service elsewhere with the token). The
+server itself must be ``https`` or listed in the settings' allow-list.
+
+httpx logs each request URL (which holds the patient id) at INFO: the service silences the
+``httpx`` and ``httpcore`` loggers below WARNING (see :func:`quiet_http_loggers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from riskcalc.errors import RemoteError
+from riskcalc.service._prefetch import searchset
+from riskcalc.service._settings import ServiceSettings
+
+
+def quiet_http_loggers() -> None:
+    """Keep the HTTP client's loggers (which log URLs with patient ids) at WARNING and above."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def server_allowed(fhir_server: str, settings: ServiceSettings) -> bool:
+    """True if the service may send the access token to ``fhir_server``."""
+    url = httpx.URL(fhir_server)
+    if settings.fhir_server_allow:
+        return any(
+            fhir_server.rstrip("/") == p.rstrip("/") or fhir_server.startswith(p.rstrip("/") + "/")
+            for p in settings.fhir_server_allow
+        )
+    return url.scheme == "https" and bool(url.host)
+
+
+class _Budget:
+    def __init__(self, max_bytes: int) -> None:
+        self.remaining = max_bytes
+
+
+async def _get_json(client: httpx.AsyncClient, url: str, budget: _Budget) -> dict[str, Any]:
+    try:
+        async with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise RemoteError(
+                    "remote.bad_response", f"the FHIR server answered {response.status_code}"
+                )
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > budget.remaining:
+                raise RemoteError("remote.too_large", "the FHIR server's answer is too large")
+            chunks = []
+            async for chunk in response.aiter_bytes():
+                budget.remaining -= len(chunk)
+                if budget.remaining < 0:
+                    raise RemoteError("remote.too_large", "the FHIR server's answers are too large")
+                chunks.append(chunk)
+    except httpx.TimeoutException as exc:
+        raise RemoteError("remote.unreachable", "the FHIR server did not answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise RemoteError(
+            "remote.unreachable", f"the FHIR server could not be reached ({type(exc).__name__})"
+        ) from exc
+    try:
+        body = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise RemoteError("remote.bad_response", "the FHIR server's answer is not JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+        raise RemoteError("remote.bad_response", "the FHIR server's answer is not a FHIR resource")
+    return body
+
+
+def _next_link(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) else None
+    return None
+
+
+async def _fetch_one(
+    client: httpx.AsyncClient, base: str, query: str, budget: _Budget, max_pages: int
+) -> dict[str, Any] | None:
+    first = await _get_json(client, f"{base}/{query}", budget)
+    if first["resourceType"] != "Bundle":
+        return first
+    resources: list[dict[str, Any]] = []
+    page, pages = first, 1
+    while True:
+        for entry in page.get("entry") or []:
+            search = entry.get("search") if isinstance(entry, dict) else None
+            if isinstance(search, dict) and search.get("mode") == "outcome":
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                resources.append(entry["resource"])
+        next_url = _next_link(page)
+        if next_url is None:
+            break
+        if not (next_url.startswith(base + "/") or next_url.startswith(base + "?")):
+            raise RemoteError(
+                "remote.bad_response", "a searchset 'next' link points outside fhirServer"
+            )
+        if pages >= max_pages:
+            raise RemoteError(
+                "remote.too_large", f"a search needs more than {max_pages} pages; send prefetch"
+            )
+        page = await _get_json(client, next_url, budget)
+        pages += 1
+        if page["resourceType"] != "Bundle":
+            raise RemoteError("remote.bad_response", "a searchset page is not a Bundle")
+    return searchset(resources, fhir_base=base)
+
+
+async def fetch_queries(
+    fhir_server: str,
+    access_token: str,
+    queries: Mapping[str, str],
+    settings: ServiceSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, Any]:
+    """Run ``queries`` (prefetch key → relative FHIR query) against ``fhir_server``, concurrently.
+
+    Returns the answers as a prefetch would hold them: the resource for a read, one searchset
+    Bundle (all pages merged) for a search.
+
+    Raises
+    ------
+    RemoteError
+        ``remote.unreachable`` (connection, timeout), ``remote.bad_response`` (status, not FHIR,
+        a ``next`` link elsewhere) or ``remote.too_large`` (byte budget or page cap).
+    """
+    if not server_allowed(fhir_server, settings):
+        raise RemoteError(
+            "remote.unreachable", "fhirServer is not https or not in the service's allow-list"
+        )
+    base = fhir_server.rstrip("/")
+    budget = _Budget(settings.fetch_max_response_bytes)
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/fhir+json"}
+    async with httpx.AsyncClient(
+        headers=headers,
+        timeout=httpx.Timeout(settings.fetch_timeout_s),
+        follow_redirects=False,
+        transport=transport,
+    ) as client:
+        try:
+            # A TaskGroup cancels the other queries as soon as one fails.
+            async with asyncio.TaskGroup() as group:
+                tasks = {
+                    key: group.create_task(
+                        _fetch_one(client, base, query, budget, settings.fetch_max_pages)
+                    )
+                    for key, query in queries.items()
+                }
+        except ExceptionGroup as failures:
+            first = failures.exceptions[0]
+            if isinstance(first, RemoteError):
+                raise first from None
+            raise
+    return {key: task.result() for key, task in tasks.items()}

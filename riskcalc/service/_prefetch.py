@@ -1,0 +1,219 @@
+"""Prefetch: what the service asks the CDS client for, and how the answers become one Bundle.
+
+The templates cover what :func:`riskcalc.read_history` uses: the Patient; Conditions (cancers,
+infections, metastases); laboratory Observations (virus tests, IL-6, receptor status) and the
+cancer-status and staging Observations; Encounters (severity); Procedures (ICU, ventilation,
+oxygen); the three medication record types (IL-6 blockade, corticosteroids, cancer therapy) and
+Immunizations (vaccination).
+
+All functions here are pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from riskcalc.errors import InputError
+
+PATIENT_TOKEN = "{{context.patientId}}"
+
+#: LOINC codes of the non-laboratory Observations the history reads: mCODE cancer disease status
+#: (97509-4; 88040-1 before LOINC 2.73) and the TNM stage group and categories, clinical and
+#: pathological (LOINC Part "Cancer staging"). Laboratory results (virus tests, IL-6 26881-3,
+#: ER/PR/HER2) come through the ``category=laboratory`` template.
+CANCER_STATUS_LOINC: tuple[str, ...] = (
+    "97509-4",
+    "88040-1",
+    "21908-9",
+    "21902-2",
+    "21905-5",
+    "21906-3",
+    "21907-1",
+    "21899-0",
+    "21900-6",
+    "21901-4",
+)
+
+_LOINC = "http://loinc.org"
+_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
+
+#: Prefetch key → FHIR query (relative to the client's FHIR base), in the discovery document.
+PREFETCH_TEMPLATES: dict[str, str] = {
+    "patient": f"Patient/{PATIENT_TOKEN}",
+    "conditions": f"Condition?patient={PATIENT_TOKEN}",
+    "observationsLab": f"Observation?patient={PATIENT_TOKEN}&category=laboratory",
+    "observationsCancer": (
+        f"Observation?patient={PATIENT_TOKEN}&code="
+        + ",".join(f"{_LOINC}|{code}" for code in CANCER_STATUS_LOINC)
+    ),
+    "encounters": f"Encounter?patient={PATIENT_TOKEN}",
+    "procedures": f"Procedure?patient={PATIENT_TOKEN}",
+    "medicationRequests": f"MedicationRequest?patient={PATIENT_TOKEN}",
+    "medicationStatements": f"MedicationStatement?patient={PATIENT_TOKEN}",
+    "medicationAdministrations": f"MedicationAdministration?patient={PATIENT_TOKEN}",
+    "immunizations": f"Immunization?patient={PATIENT_TOKEN}",
+}
+
+#: FHIR ``id`` grammar: the only thing ever substituted into a query.
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def resolve_queries(patient_id: str, keys: Iterable[str] | None = None) -> dict[str, str]:
+    """The templates with the patient id filled in (``patient_id`` must be a FHIR id)."""
+    if not FHIR_ID.match(patient_id):
+        raise InputError("input.not_fhir", "context.patientId is not a FHIR id")
+    chosen = PREFETCH_TEMPLATES.keys() if keys is None else keys
+    return {k: PREFETCH_TEMPLATES[k].replace(PATIENT_TOKEN, patient_id) for k in chosen}
+
+
+def missing_keys(prefetch: Mapping[str, Any] | None) -> list[str]:
+    """Template keys the client did not fulfil: absent, or an OperationOutcome (CDS Hooks 2.0).
+
+    A ``null`` value means the client ran the query and found nothing: it is not missing.
+    """
+    given = prefetch or {}
+    return [
+        key
+        for key in PREFETCH_TEMPLATES
+        if key not in given
+        or (isinstance(given[key], dict) and given[key].get("resourceType") == "OperationOutcome")
+    ]
+
+
+def _resources_of(key: str, value: Any) -> Iterator[tuple[dict[str, Any], str | None]]:
+    if value is None:
+        return
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        raise InputError("input.not_fhir", f"prefetch[{key!r}] is not a FHIR resource or null")
+    if value["resourceType"] != "Bundle":
+        yield value, None
+        return
+    entries = value.get("entry") or []
+    if not isinstance(entries, list):
+        raise InputError("input.not_fhir", f"prefetch[{key!r}].entry is not a list")
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise InputError("input.not_fhir", f"prefetch[{key!r}].entry holds a non-object")
+        resource = entry.get("resource")
+        search = entry.get("search")
+        if isinstance(search, dict) and search.get("mode") == "outcome":
+            continue  # a server's OperationOutcome about the search, not a record
+        if isinstance(resource, dict) and resource.get("resourceType") != "OperationOutcome":
+            full_url = entry.get("fullUrl")
+            yield resource, full_url if isinstance(full_url, str) else None
+
+
+def combine_prefetch(prefetch: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``collection`` Bundle of every resource in the prefetch answers, each once.
+
+    Searchset Bundles are unpacked (``search.mode == "outcome"`` entries and OperationOutcomes
+    are left out); single resources (the Patient) are taken as they are; ``null`` answers add
+    nothing. A resource that two queries both returned (same type and id) appears once.
+
+    Raises
+    ------
+    InputError
+        ``input.not_fhir`` when an answer is neither null nor a FHIR resource.
+    """
+    seen: set[tuple[str, str]] = set()
+    entries: list[dict[str, Any]] = []
+    for key, value in prefetch.items():
+        for resource, full_url in _resources_of(key, value):
+            rid = resource.get("id")
+            if isinstance(rid, str):
+                ident = (str(resource["resourceType"]), rid)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+            entry: dict[str, Any] = {"resource": resource}
+            if full_url:
+                entry["fullUrl"] = full_url
+            entries.append(entry)
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+# -- building a prefetch from a Bundle: for demos, tests and benchmarks ----------------------------
+
+
+def _observation_matches(resource: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(is laboratory, has a cancer-status LOINC code)."""
+    lab = any(
+        coding.get("system") == _CATEGORY_SYSTEM and coding.get("code") == "laboratory"
+        for category in resource.get("category") or []
+        for coding in category.get("coding") or []
+    )
+    status = any(
+        coding.get("system") == _LOINC and coding.get("code") in CANCER_STATUS_LOINC
+        for coding in (resource.get("code") or {}).get("coding") or []
+    )
+    return lab, status
+
+
+def _rewrite_references(node: Any, mapping: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {k: _rewrite_references(v, mapping) for k, v in node.items()}
+        ref = out.get("reference")
+        if isinstance(ref, str) and ref in mapping:
+            out["reference"] = mapping[ref]
+        return out
+    if isinstance(node, list):
+        return [_rewrite_references(v, mapping) for v in node]
+    return node
+
+
+def _subject_id(resource: Mapping[str, Any]) -> str | None:
+    for field in ("subject", "patient"):
+        ref = (resource.get(field) or {}).get("reference")
+        if isinstance(ref, str) and ref.startswith("Patient/"):
+            return ref.removeprefix("Patient/")
+    return None
+
+
+def prefetch_from_bundle(
+    bundle: Mapping[str, Any], *, fhir_base: str = "https://fhir.example.org"
+) -> tuple[str, dict[str, Any]]:
+    """What a CDS client would prefetch for the (first) Patient of a Bundle: ``(id, prefetch)``.
+
+    Plays the FHIR server: ``urn:uuid`` references of a transaction Bundle (as Synthea writes
+    them) become ``Type/id``, and each template's query is answered with a searchset Bundle using
+    the same rules a server applies (patient reference; Observation category or code).
+    """
+    entries = [e for e in bundle.get("entry") or [] if isinstance(e.get("resource"), dict)]
+    mapping = {
+        e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in entries
+        if isinstance(e.get("fullUrl"), str) and "id" in e["resource"]
+    }
+    resources = [_rewrite_references(e["resource"], mapping) for e in entries]
+    patients = [r for r in resources if r.get("resourceType") == "Patient"]
+    if not patients:
+        raise InputError("input.no_patient", "the Bundle holds no Patient")
+    patient = patients[0]
+    pid = str(patient["id"])
+    prefetch: dict[str, Any] = {"patient": patient}
+    for key, query in resolve_queries(pid).items():
+        if key == "patient":
+            continue
+        rtype = query.split("?", 1)[0]
+        matched = [r for r in resources if r.get("resourceType") == rtype and _subject_id(r) == pid]
+        if key == "observationsLab":
+            matched = [r for r in matched if _observation_matches(r)[0]]
+        elif key == "observationsCancer":
+            matched = [r for r in matched if _observation_matches(r)[1]]
+        prefetch[key] = searchset(matched, fhir_base=fhir_base)
+    return pid, prefetch
+
+
+def searchset(resources: Iterable[Mapping[str, Any]], *, fhir_base: str) -> dict[str, Any]:
+    """A ``searchset`` Bundle of ``resources`` as a FHIR server at ``fhir_base`` returns it."""
+    entry = [
+        {
+            "fullUrl": f"{fhir_base.rstrip('/')}/{r['resourceType']}/{r.get('id', '')}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in resources
+    ]
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(entry), "entry": entry}
