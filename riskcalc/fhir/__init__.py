@@ -1,30 +1,145 @@
 """FHIR in: bytes, files and folders to validated resources to :class:`PatientHistory`.
 
 The only package that imports fhir.resources. FHIR R4 data is validated with the R4B models
-(fhir.resources has no R4 subpackage; the differences do not touch the resources used here).
+(fhir.resources has no R4 subpackage; the differences do not touch the resources used here), and
+only the resources whose content feeds the history are validated. See docs/fhir-input.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from riskcalc.config import DEFAULT_LIMITS, Limits
+from riskcalc.errors import InputError
+from riskcalc.fhir._extract import extract
+from riskcalc.fhir._group import Grouping, PatientGroup, group
+from riskcalc.fhir._source import Unit, iter_units
 from riskcalc.history import PatientHistory, ReadFailure
+
+__all__ = ["Source", "read_histories", "read_history"]
 
 Source = str | bytes | Path | dict[str, Any]
 
 
+def _check_size(g: PatientGroup, limits: Limits) -> None:
+    if len(g.items) + 1 > limits.max_resources_per_patient:
+        raise InputError(
+            "input.too_many_resources",
+            f"Patient/{g.patient_id} has {len(g.items) + 1} resources; the limit is "
+            f"{limits.max_resources_per_patient}",
+            resource_id=f"Patient/{g.patient_id}",
+        )
+
+
+def _histories(
+    unit: Unit, limits: Limits, today: dt.date
+) -> Iterator[tuple[Grouping, PatientGroup, PatientHistory | InputError]]:
+    grouping = group(unit)
+    for pid in sorted(grouping.patients):
+        g = grouping.patients[pid]
+        try:
+            _check_size(g, limits)
+            yield (
+                grouping,
+                g,
+                extract(g, shared=grouping.shared, unit_issues=grouping.issues, today=today),
+            )
+        except InputError as exc:
+            yield grouping, g, exc
+
+
 def read_history(
-    source: Source, *, patient_id: str | None = None, limits: Limits = DEFAULT_LIMITS
+    source: Source,
+    *,
+    patient_id: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    today: dt.date | None = None,
 ) -> PatientHistory:
-    """Read one patient's history. (Being implemented: see issue 2.)"""
-    raise NotImplementedError
+    """Read one patient's history.
+
+    Parameters
+    ----------
+    source
+        A path (``.json``, ``.ndjson``, either optionally ``.gz``/``.bz2``, or a folder of them),
+        bytes, JSON text (a ``str`` that is not JSON is taken as a path) or a dict.
+    patient_id
+        The patient to read; required when the source holds several patients.
+    limits
+        Byte, depth and resources-per-patient limits.
+    today
+        Dates after this are refused as in the future (default: today's date); for tests.
+
+    Raises
+    ------
+    InputError
+        ``input.json_syntax``, ``input.not_found``, ``input.no_patient``,
+        ``input.patient_not_found``, ``input.several_patients``, limits …; a folder file that
+        cannot be read fails the whole call.
+    """
+    today = today or dt.date.today()
+    found: list[PatientHistory] = []
+    ids: list[str] = []
+    for unit in iter_units(source, limits):
+        if isinstance(unit, InputError):
+            raise unit
+        grouping = group(unit)
+        for pid in sorted(grouping.patients):
+            if patient_id is not None and pid != patient_id:
+                continue
+            ids.append(pid)
+            if patient_id is None and len(ids) > 1:
+                continue
+            g = grouping.patients[pid]
+            _check_size(g, limits)
+            found.append(
+                extract(g, shared=grouping.shared, unit_issues=grouping.issues, today=today)
+            )
+    if patient_id is None and len(ids) > 1:
+        raise InputError(
+            "input.several_patients",
+            f"the input holds {len(ids)} patients ({', '.join(ids[:3])}{', …' if len(ids) > 3 else ''}); "
+            "pass patient_id",
+        )
+    if not found:
+        if patient_id is not None:
+            raise InputError(
+                "input.patient_not_found",
+                f"Patient/{patient_id} is not in the input",
+                resource_id=f"Patient/{patient_id}",
+            )
+        raise InputError("input.no_patient", "the input holds no Patient resource")
+    return found[0]
 
 
 def read_histories(
-    source: Source, *, limits: Limits = DEFAULT_LIMITS
+    source: Source, *, limits: Limits = DEFAULT_LIMITS, today: dt.date | None = None
 ) -> Iterator[PatientHistory | ReadFailure]:
-    """Read every patient in a source. (Being implemented: see issue 2.)"""
-    raise NotImplementedError
+    """Read every patient in a source, one history (or failure record) per patient.
+
+    A patient that cannot be read (e.g. too many resources) comes out as a :class:`ReadFailure`
+    and the iteration goes on. For a folder, a file that cannot be read at all (bad JSON,
+    corrupt archive) is a ReadFailure with ``patient_id=None`` and the other files go on. For a
+    single file, bytes, text or dict that cannot be read the first ``next()`` raises
+    :class:`InputError`. Patients come in sorted order within a file; files in sorted path order
+    (a folder's NDJSON export last). A source with no patient yields nothing.
+    """
+    today = today or dt.date.today()
+    for unit in iter_units(source, limits):
+        if isinstance(unit, InputError):
+            yield _failure(unit, None)
+            continue
+        for _, g, result in _histories(unit, limits, today):
+            yield _failure(result, g.patient_id) if isinstance(result, InputError) else result
+
+
+def _failure(exc: InputError, patient_id: str | None) -> ReadFailure:
+    return ReadFailure(
+        patient_id=patient_id,
+        code=exc.code,
+        message=exc.message,
+        location=exc.location,
+        resource_id=exc.resource_id,
+    )

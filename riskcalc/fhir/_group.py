@@ -1,0 +1,240 @@
+"""Resources to patients: Bundles flattened, references resolved, resources grouped per patient.
+
+Patient resources define the patients of a unit. Every other resource belongs to the patient its
+``subject``, ``patient`` or ``beneficiary`` reference points at, in any of the forms
+``Patient/id``, ``urn:uuid:id``, an absolute URL ending in ``/Patient/id`` (optionally with
+``/_history/n``), or the ``fullUrl`` of the Patient's Bundle entry. A resource pointing at a
+patient who is not in the unit is not mixed in (issue ``resource.other_patient``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskcalc.errors import Issue
+from riskcalc.fhir._source import Unit
+
+_PATIENT_URL = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
+_REF_KEYS = ("subject", "patient", "beneficiary")
+#: Resource types that normally belong to a patient and feed the history: reported when their
+#: patient cannot be resolved.
+PATIENT_TYPES = frozenset(
+    {
+        "Condition",
+        "Observation",
+        "Procedure",
+        "Encounter",
+        "Immunization",
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+    }
+)
+#: Shared resources kept so that references to them can be resolved (medicationReference).
+SHARED_TYPES = frozenset({"Medication"})
+
+
+@dataclass
+class Item:
+    """One resource with where it was found."""
+
+    resource: dict[str, Any]
+    location: str
+    full_url: str | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.resource.get('resourceType')}/{self.resource.get('id', '?')}"
+
+
+@dataclass
+class PatientGroup:
+    """One patient's resources within a unit."""
+
+    patient_id: str
+    patient: Item
+    items: list[Item] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+
+@dataclass
+class Grouping:
+    """The patients of a unit, the shared resources, and unit-level issues."""
+
+    patients: dict[str, PatientGroup]
+    shared: dict[str, dict[str, Any]]
+    issues: list[Issue]
+
+
+def flatten(unit: Unit) -> Iterator[Item | Issue]:
+    """Every resource of a unit (Bundles, nested Bundles included, opened) or an issue."""
+    for doc in unit.documents:
+        yield from _flatten(doc.value, doc.label, None)
+
+
+def _flatten(value: Any, location: str, full_url: str | None) -> Iterator[Item | Issue]:
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        yield Issue(
+            code="resource.skipped_invalid",
+            message="not a FHIR resource (a JSON object with a resourceType)",
+            source=location,
+        )
+        return
+    if value["resourceType"] != "Bundle":
+        yield Item(value, location, full_url)
+        return
+    entries = value.get("entry") or []
+    if not isinstance(entries, list):
+        yield Issue(
+            code="resource.skipped_invalid", message="Bundle.entry is not a list", source=location
+        )
+        return
+    for i, entry in enumerate(entries):
+        where = f"{location}#entry[{i}]"
+        if not isinstance(entry, dict):
+            yield Issue(
+                code="resource.skipped_invalid", message="entry is not an object", source=where
+            )
+            continue
+        resource = entry.get("resource")
+        if resource is None:
+            # batch-response entries and transaction deletes carry no resource: nothing to read
+            continue
+        url = entry.get("fullUrl")
+        yield from _flatten(resource, f"{where}.resource", url if isinstance(url, str) else None)
+
+
+class _Resolver:
+    def __init__(self) -> None:
+        self.alias: dict[str, str] = {}
+        self.ids: set[str] = set()
+
+    def add(self, patient_id: str, full_url: str | None) -> None:
+        self.ids.add(patient_id)
+        for key in (f"Patient/{patient_id}", f"urn:uuid:{patient_id}", full_url):
+            if key:
+                self.alias.setdefault(key, patient_id)
+
+    def resolve(self, ref: str) -> tuple[str | None, str | None]:
+        """(patient id in the unit, or None; id of another patient referred to, or None)."""
+        hit = self.alias.get(ref)
+        if hit is not None:
+            return hit, None
+        m = _PATIENT_URL.search(ref)
+        other = m.group(1) if m else None
+        if other is None and ref.startswith("urn:uuid:"):
+            other = ref[len("urn:uuid:") :]
+        if other is not None and other in self.ids:
+            return other, None
+        return None, other
+
+
+def _patient_refs(resource: dict[str, Any]) -> list[str]:
+    refs = []
+    for key in _REF_KEYS:
+        value = resource.get(key)
+        if isinstance(value, dict) and isinstance(value.get("reference"), str):
+            refs.append(value["reference"])
+    return refs
+
+
+def group(unit: Unit) -> Grouping:
+    """Group a unit's resources by patient."""
+    items: list[Item] = []
+    issues: list[Issue] = list(unit.issues)
+    for x in flatten(unit):
+        if isinstance(x, Issue):
+            issues.append(x)
+        else:
+            items.append(x)
+
+    resolver, patients = _patients(items)
+
+    shared, others, unresolved = _assign(items, resolver, patients)
+    issues.extend(_summaries(others, unresolved, unit.label))
+    return Grouping(patients=patients, shared=shared, issues=issues)
+
+
+def _patients(items: list[Item]) -> tuple[_Resolver, dict[str, PatientGroup]]:
+    resolver = _Resolver()
+    patients: dict[str, PatientGroup] = {}
+    for n, item in enumerate(items):
+        if item.resource["resourceType"] != "Patient":
+            continue
+        rid = item.resource.get("id")
+        pid = rid if isinstance(rid, str) and rid else (item.full_url or f"patient-{n}")
+        if pid in patients:
+            patients[pid].issues.append(
+                Issue(
+                    code="resource.duplicate",
+                    message=f"Patient/{pid} appears more than once; the first copy was kept",
+                    source=item.location,
+                )
+            )
+            continue
+        patients[pid] = PatientGroup(pid, item)
+        resolver.add(pid, item.full_url)
+    return resolver, patients
+
+
+def _summaries(others: dict[str, int], unresolved: list[str], label: str) -> list[Issue]:
+    out: list[Issue] = []
+    if others:
+        names = ", ".join(f"Patient/{k}" for k in sorted(others)[:3])
+        out.append(
+            Issue(
+                code="resource.other_patient",
+                message=(
+                    f"{sum(others.values())} resource(s) refer to patients not in this input "
+                    f"({names}{', …' if len(others) > 3 else ''}) and were not mixed in"
+                ),
+                source=label,
+            )
+        )
+    if unresolved:
+        out.append(
+            Issue(
+                code="resource.unresolved_subject",
+                message=(
+                    f"{len(unresolved)} resource(s) have no subject/patient reference to a patient "
+                    f"in this input and were left out (e.g. {', '.join(sorted(unresolved)[:3])})"
+                ),
+                source=label,
+            )
+        )
+    return out
+
+
+def _assign(
+    items: list[Item], resolver: _Resolver, patients: dict[str, PatientGroup]
+) -> tuple[dict[str, dict[str, Any]], dict[str, int], list[str]]:
+    """Put each non-Patient resource with its patient; keep shared ones; count the rest."""
+    shared: dict[str, dict[str, Any]] = {}
+    others: dict[str, int] = {}
+    unresolved: list[str] = []
+    for item in items:
+        rtype = item.resource["resourceType"]
+        if rtype == "Patient":
+            continue
+        if rtype in SHARED_TYPES:
+            rid = item.resource.get("id")
+            for key in (item.full_url, f"{rtype}/{rid}" if rid else None):
+                if key:
+                    shared.setdefault(key, item.resource)
+            continue
+        owner: str | None = None
+        other: str | None = None
+        for ref in _patient_refs(item.resource):
+            owner, other = resolver.resolve(ref)
+            if owner is not None or other is not None:
+                break
+        if owner is not None:
+            patients[owner].items.append(item)
+        elif other is not None:
+            others[other] = others.get(other, 0) + 1
+        elif rtype in PATIENT_TYPES:
+            unresolved.append(item.ref)
+    return shared, others, unresolved
