@@ -318,6 +318,9 @@ class _Service:
         s = self.settings
         try:
             bundle = combine_prefetch(prefetch)
+        except InputError as exc:  # the client's prefetch breaks the protocol: 400, not a card
+            raise ServiceError(400, "service.bad_request", exc.message) from None
+        try:
             report = self.assess(bundle, patient_id, s.horizon_months)
         except RiskCalcError as exc:
             # The record could not be used: a card that says why, never a number.

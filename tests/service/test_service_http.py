@@ -1,0 +1,319 @@
+"""The service over real HTTP: discovery, hooks, errors, limits, feedback, logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from service_helpers import ISSUER, SERVICE_URL, serve, stand_in_assess, synthea_bundle
+
+from riskcalc.errors import InputError
+from riskcalc.report import RiskReport
+from riskcalc.service import PREFETCH_TEMPLATES, ServiceSettings, create_app, prefetch_from_bundle
+
+HOOK_PATH = "/cds-services/riskcalc-relapse-risk"
+
+
+@pytest.fixture(scope="module")
+def synthea(fixtures: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    bundle = synthea_bundle(fixtures)
+    pid, prefetch = prefetch_from_bundle(bundle)
+    return pid, prefetch, bundle
+
+
+def _call(pid: str, prefetch: dict[str, Any] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/123", "patientId": pid},
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return body
+
+
+@pytest.fixture()
+def settings(jwks_file: Path, tmp_path: Path) -> ServiceSettings:
+    return ServiceSettings(
+        service_url=SERVICE_URL,
+        jwks_file=jwks_file,
+        issuers=(ISSUER,),
+        feedback_file=tmp_path / "feedback.jsonl",
+        app_url="https://app.example.org/riskcalc",
+        max_request_bytes=5_000_000,
+        include_system_actions=True,
+    )
+
+
+@pytest.fixture()
+def server(settings: ServiceSettings) -> Iterator[str]:
+    with serve(create_app(settings, assess=stand_in_assess())) as url:
+        yield url
+
+
+def test_discovery_shape(server: str) -> None:
+    response = httpx.get(f"{server}/cds-services")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    (service,) = response.json()["services"]
+    assert service["hook"] == "patient-view"
+    assert service["id"] == "riskcalc-relapse-risk"
+    assert "Research use only" in service["description"]
+    assert set(service) >= {"hook", "title", "description", "id", "prefetch"}
+
+
+def test_prefetch_templates_cover_every_resource_type_the_history_needs(server: str) -> None:
+    prefetch = httpx.get(f"{server}/cds-services").json()["services"][0]["prefetch"]
+    queried = {re.split(r"[/?]", q, maxsplit=1)[0] for q in prefetch.values()}
+    assert queried == {
+        "Patient",
+        "Condition",
+        "Observation",
+        "Encounter",
+        "Procedure",
+        "MedicationRequest",
+        "MedicationStatement",
+        "MedicationAdministration",
+        "Immunization",
+    }
+    for query in prefetch.values():
+        assert "{{context.patientId}}" in query
+    observation_queries = " ".join(q for q in prefetch.values() if q.startswith("Observation"))
+    assert "category=laboratory" in observation_queries  # virus tests, IL-6 (26881-3)
+    assert "97509-4" in observation_queries  # mCODE cancer disease status
+
+
+def test_hook_with_synthea_prefetch(server: str, synthea: Any, token_for: Any) -> None:
+    pid, prefetch, bundle = synthea
+    response = httpx.post(f"{server}{HOOK_PATH}", json=_call(pid, prefetch), headers=token_for())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (card,) = body["cards"]
+    n_conditions = sum(e["resource"]["resourceType"] == "Condition" for e in bundle["entry"])
+    assert f"{round(min(0.9, 0.01 * n_conditions) * 100)}%" in card["summary"]
+    assert len(card["summary"]) <= 140
+    assert card["indicator"] in {"info", "warning"}
+    assert card["links"][0]["url"] == "https://app.example.org/riskcalc"
+    assert card["source"]["label"].startswith("riskcalc model relapse-hgb 0.1.0")
+    (action,) = body["systemActions"]
+    assert action["type"] == "create"
+    assert action["resource"]["resourceType"] == "RiskAssessment"
+
+
+def test_missing_prefetch_without_fhir_server_is_412(server: str, token_for: Any) -> None:
+    response = httpx.post(f"{server}{HOOK_PATH}", json=_call("p1", None), headers=token_for())
+    assert response.status_code == 412
+    error = response.json()["error"]
+    assert error["code"] == "service.data_unavailable"
+    assert "conditions" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "invalid request"),
+        (orjson.dumps({"hook": "patient-view"}), "context"),
+        (
+            orjson.dumps(
+                {
+                    "hook": "order-sign",
+                    "hookInstance": "x",
+                    "context": {"userId": "u", "patientId": "p1"},
+                }
+            ),
+            "patient-view",
+        ),
+        (
+            orjson.dumps(
+                {
+                    "hook": "patient-view",
+                    "hookInstance": "x",
+                    "context": {"userId": "u", "patientId": "p1&_include=*"},
+                }
+            ),
+            "patientId",
+        ),
+        (
+            orjson.dumps(
+                {
+                    "hook": "patient-view",
+                    "hookInstance": "x",
+                    "context": {"userId": "u", "patientId": "p1"},
+                    "fhirAuthorization": {"access_token": "t"},
+                }
+            ),
+            "cds-r-1",
+        ),
+    ],
+)
+def test_malformed_request_is_400_json(
+    server: str, token_for: Any, body: bytes, fragment: str
+) -> None:
+    response = httpx.post(
+        f"{server}{HOOK_PATH}",
+        content=body,
+        headers={**token_for(), "content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "service.bad_request"
+    assert fragment in error["message"]
+
+
+def test_prefetch_value_not_fhir_is_400(server: str, token_for: Any) -> None:
+    prefetch: dict[str, Any] = dict.fromkeys(PREFETCH_TEMPLATES)
+    prefetch["patient"] = {"resourceType": "Patient", "id": "p1"}
+    prefetch["conditions"] = "Condition?patient=p1"
+    response = httpx.post(f"{server}{HOOK_PATH}", json=_call("p1", prefetch), headers=token_for())
+    assert response.status_code == 400
+    assert "conditions" in response.json()["error"]["message"]
+
+
+def test_unknown_service_and_path_are_404_json(server: str, token_for: Any) -> None:
+    response = httpx.post(f"{server}/cds-services/nope", json={}, headers=token_for())
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "service.not_found"
+    assert httpx.get(f"{server}/elsewhere").json()["error"]["code"] == "service.not_found"
+
+
+def test_request_over_the_size_limit_is_413(server: str, token_for: Any) -> None:
+    big = b'{"hook": "' + b"x" * 6_000_000 + b'"}'
+    response = httpx.post(f"{server}{HOOK_PATH}", content=big, headers=token_for())
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "service.too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while reading
+        for _ in range(60):
+            yield b"x" * 100_000
+
+    response = httpx.post(f"{server}{HOOK_PATH}", content=chunks(), headers=token_for())
+    assert response.status_code == 413
+
+
+def test_feedback_is_appended_never_rewritten(
+    server: str, settings: ServiceSettings, token_for: Any
+) -> None:
+    endpoint = f"{SERVICE_URL}{HOOK_PATH}"
+    path = settings.feedback_file
+    assert path is not None
+
+    def send(outcome: str, aud: str) -> httpx.Response:
+        item: dict[str, Any] = {
+            "card": str(uuid.uuid4()),
+            "outcome": outcome,
+            "outcomeTimestamp": "2024-06-01T10:00:00Z",
+        }
+        if outcome == "overridden":
+            item["overrideReason"] = {"userComment": "not relevant now"}
+        return httpx.post(
+            f"{server}{HOOK_PATH}/feedback", json={"feedback": [item]}, headers=token_for(aud=aud)
+        )
+
+    assert send("accepted", endpoint).status_code == 200
+    first = path.read_bytes()
+    assert send("overridden", f"{endpoint}/feedback").status_code == 200
+    second = path.read_bytes()
+    assert second.startswith(first) and len(second) > len(first)
+    lines = [orjson.loads(line) for line in second.splitlines()]
+    assert [line["feedback"]["outcome"] for line in lines] == ["accepted", "overridden"]
+    assert lines[1]["feedback"]["overrideReason"]["userComment"] == "not relevant now"
+    assert lines[0]["client"] == {"iss": ISSUER, "sub": "client-app"}
+    assert path.stat().st_mode & 0o077 == 0  # owner-only
+
+    bad = httpx.post(
+        f"{server}{HOOK_PATH}/feedback",
+        json={"feedback": [{"card": "c", "outcome": "maybe", "outcomeTimestamp": "t"}]},
+        headers=token_for(),
+    )
+    assert bad.status_code == 400
+    assert path.read_bytes() == second
+
+
+def _raising_assess(exc: Exception) -> Callable[..., RiskReport]:
+    def assess(bundle: dict[str, Any], patient_id: str, horizon: int | None) -> RiskReport:
+        raise exc
+
+    return assess
+
+
+def test_internal_failure_is_500_without_stack_trace(
+    settings: ServiceSettings, synthea: Any, token_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pid, prefetch, _ = synthea
+    app = create_app(settings, assess=_raising_assess(KeyError(f"Patient/{pid} secret")))
+    caplog.set_level(logging.DEBUG)
+    with serve(app) as url:
+        response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, prefetch), headers=token_for())
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "service.internal", "message": "internal error"}}
+    assert "Traceback" not in response.text
+    assert pid not in caplog.text and "Traceback" not in caplog.text
+    assert "error=KeyError" in caplog.text
+
+
+def test_unreadable_history_gives_a_card_without_a_number(
+    settings: ServiceSettings, synthea: Any, token_for: Any
+) -> None:
+    pid, prefetch, _ = synthea
+    error = InputError("input.invalid_resource", "Condition.onsetDateTime is not a date")
+    with serve(create_app(settings, assess=_raising_assess(error))) as url:
+        response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, prefetch), headers=token_for())
+    assert response.status_code == 200
+    body = response.json()
+    (card,) = body["cards"]
+    assert card["indicator"] == "info"
+    assert "input.invalid_resource" in card["detail"]
+    assert not re.search(r"\d\s*%", card["summary"] + card["detail"])
+    assert "systemActions" not in body or not body["systemActions"]
+
+
+def test_no_patient_data_in_logs(
+    settings: ServiceSettings,
+    synthea: Any,
+    token_for: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pid, prefetch, _ = synthea
+    patient = prefetch["patient"]
+    caplog.set_level(logging.DEBUG)
+    with serve(create_app(settings, assess=stand_in_assess())) as url:
+        call = _call(pid, prefetch)
+        ok = httpx.post(f"{url}{HOOK_PATH}", json=call, headers=token_for())
+        assert ok.status_code == 200
+        bad = dict(call, context={"userId": "u"})
+        assert httpx.post(f"{url}{HOOK_PATH}", json=bad, headers=token_for()).status_code == 400
+        httpx.post(f"{url}/cds-services/{pid}", json=call, headers=token_for())
+    text = caplog.text
+    assert call["hookInstance"] in text  # the request was logged ...
+    secrets = [
+        pid,
+        patient["name"][0]["family"],
+        patient["name"][0]["given"][0],
+        patient["birthDate"],
+    ]
+    secrets += [c["resource"]["id"] for c in prefetch["conditions"]["entry"][:5]]
+    for secret in secrets:
+        assert secret not in text  # ... but nothing about the patient
+    assert "resourceType" not in text
+
+
+def test_dev_no_auth_warns_on_every_start(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="riskcalc.service")
+    app = create_app(ServiceSettings(dev_no_auth=True), assess=stand_in_assess())
+    for _ in range(2):
+        with serve(app) as url:
+            assert httpx.get(f"{url}/cds-services").status_code == 200
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "AUTHENTICATION IS OFF" in r.message
+    ]
+    assert len(warnings) == 2
