@@ -148,6 +148,13 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "The input holds several patients and no patient id was given.",
         "Pass `patient_id=` (CLI: --patient), or use read_histories / `riskcalc score`.",
     ),
+    "input.unit_unknown": CodeInfo(
+        "A measured quantity (such as IL-6) has a unit that cannot be converted.",
+        "Report the value in a supported unit (IL-6: pg/mL or ng/L).",
+    ),
+    "input.value_invalid": CodeInfo(
+        "A measured value is negative, not a number or infinite.", "Correct the value at its source."
+    ),
     # model
     "model.not_found": CodeInfo(
         "No model artifact at the given path.", "Train one (`riskcalc train`) or omit the path."
@@ -280,6 +287,16 @@ WARNING_CODES: dict[str, CodeInfo] = {
     "assess.missing_input": CodeInfo(
         "An input the model uses was missing and was handled as documented in the feature schema.",
         "Record the missing data if it is known.",
+    ),
+    "awakening.before_at_risk": CodeInfo(
+        "An infection began before the at-risk (remission) start and does not count in the "
+        "awakening score, whose dormant pool starts then.",
+        "None if the at-risk start is right; otherwise record remission correctly.",
+    ),
+    "awakening.no_at_risk_start": CodeInfo(
+        "The history has no at-risk start; the awakening model started its dormant pool at the "
+        "first counted infection (or at as_of), so the background is understated.",
+        "Record the cancer's abatement or an mCODE disease status.",
     ),
 }
 
