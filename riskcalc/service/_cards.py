@@ -17,6 +17,7 @@ Cards describe; they never direct. No wording asks anyone to start, give or pres
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT
@@ -43,11 +44,17 @@ _PATHOGEN_LABEL = {
 
 def percent(probability: float) -> str:
     """A probability (0–1) as a whole percentage; "<1%" and ">99%" at the ends."""
-    if probability < 0.005:
+    whole = math.floor(probability * 100 + 0.5)  # half up: round() would give 0.5% → "0%"
+    if whole < 1:
         return "<1%"
-    if probability > 0.995:
+    if whole > 99:
         return ">99%"
-    return f"{round(probability * 100)}%"
+    return f"{whole}%"
+
+
+def interval_text(low: float, high: float) -> str:
+    """An interval as "8–17%" (one percent sign, as clinicians write it)."""
+    return f"{percent(low).removesuffix('%')}–{percent(high)}"
 
 
 def _fit(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
@@ -89,8 +96,9 @@ def summary_text(report: RiskReport) -> str:
     if report.status is ReportStatus.OK and report.risk is not None:
         r = report.risk
         return _fit(
-            f"Relapse risk {percent(r.probability)} ({percent(r.interval_low)}–"
-            f"{percent(r.interval_high)}) at {r.horizon_months} months — research use"
+            f"Relapse risk {percent(r.probability)} "
+            f"({interval_text(r.interval_low, r.interval_high)}) "
+            f"at {r.horizon_months} months — research use"
         )
     return "Relapse risk not estimated: not applicable to this patient — research use"
 
@@ -129,8 +137,17 @@ def _driver_lines(report: RiskReport) -> list[str]:
         return []
     lines = ["**Main drivers** (change in the estimate when the input is at its reference):"]
     for d in top:
-        value = "" if d.value is None else f" ({d.value})"
-        lines.append(f"- {d.label}{value}: {d.direction} it by {abs(d.effect_pp):.1f} points")
+        value = (
+            ""
+            if d.value is None
+            else f" ({d.value:g})"
+            if isinstance(d.value, float)
+            else f" ({d.value})"
+        )
+        lines.append(
+            f"- {d.label}{value}: {d.direction} the estimate by "
+            f"{abs(d.effect_pp):.1f} percentage points"
+        )
     return [*lines, ""]
 
 
@@ -152,8 +169,8 @@ def detail_markdown(report: RiskReport) -> str:
         lines += [
             f"**Estimated probability of metastatic relapse or cancer death within "
             f"{r.horizon_months} months: {percent(r.probability)}** "
-            f"({r.interval_level:.0%} interval {percent(r.interval_low)}–"
-            f"{percent(r.interval_high)}; {r.interval_method}). Assessed as of "
+            f"({r.interval_level:.0%} interval {interval_text(r.interval_low, r.interval_high)}; "
+            f"{r.interval_method}). Assessed as of "
             f"{report.as_of.isoformat()}.",
             "",
         ]
