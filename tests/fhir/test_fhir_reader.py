@@ -1,0 +1,400 @@
+"""The FHIR reader on the real fixtures and on small hand-made inputs."""
+
+from __future__ import annotations
+
+import bz2
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+import riskcalc
+from riskcalc.config import Limits
+from riskcalc.errors import InputError
+from riskcalc.history import (
+    AtRiskBasis,
+    CancerSite,
+    OutcomeKind,
+    Pathogen,
+    PatientHistory,
+    ReadFailure,
+    Severity,
+    TreatmentKind,
+)
+
+TODAY = dt.date(2026, 11, 30)
+AD0 = "ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7"
+
+
+@pytest.fixture(scope="module")
+def ad0(fixtures: Path) -> PatientHistory:
+    return riskcalc.read_history(fixtures / "synthea-blaze" / f"{AD0}.json.bz2", today=TODAY)
+
+
+def test_ad0_demographics_and_cancer(ad0: PatientHistory) -> None:
+    assert ad0.patient_id == AD0
+    assert ad0.sex == "male"
+    assert ad0.birth_date == dt.date(1962, 10, 3)
+    [cancer] = ad0.cancers
+    assert cancer.site is CancerSite.COLORECTAL
+    assert cancer.onset == dt.date(2013, 11, 22)
+    assert cancer.abatement == dt.date(2015, 4, 30)
+    assert ad0.at_risk_start == dt.date(2015, 4, 30)
+    assert ad0.at_risk_start_basis is AtRiskBasis.ABATEMENT
+
+
+def test_ad0_one_hospitalised_covid_episode_absorbing_its_records(
+    ad0: PatientHistory, fixtures: Path
+) -> None:
+    [episode] = ad0.infections
+    assert episode.pathogen is Pathogen.COVID19
+    assert episode.onset == dt.date(2020, 3, 8)
+    assert episode.severity is Severity.HOSPITALISED
+    bundle = orjson.loads(bz2.open(fixtures / "synthea-blaze" / f"{AD0}.json.bz2").read())
+    by_code: dict[str, list[str]] = {}
+    for entry in bundle["entry"]:
+        r = entry["resource"]
+        if r["resourceType"] in ("Condition", "Observation"):
+            code = r["code"]["coding"][0]["code"]
+            by_code.setdefault(code, []).append(f"{r['resourceType']}/{r['id']}")
+    # suspected COVID-19, COVID-19, pneumonia, and the positive PCR (the first 94531-1)
+    for code in ("840544004", "840539006", "233604007"):
+        assert set(by_code[code]) <= set(episode.sources), code
+    positive = [
+        f"Observation/{e['resource']['id']}"
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["coding"][0]["code"] == "94531-1"
+        and e["resource"]["valueCodeableConcept"]["coding"][0]["code"] == "260373001"
+    ]
+    assert positive and set(positive) <= set(episode.sources)
+    # acute viral pharyngitis (2018) is not counted
+    assert not set(by_code["195662009"]) & set(ad0.basis)
+
+
+def test_ad0_json_has_stable_keys(ad0: PatientHistory) -> None:
+    data = ad0.model_dump(mode="json")
+    for key in (
+        "patient_id",
+        "birth_date",
+        "sex",
+        "at_risk_start",
+        "at_risk_start_basis",
+        "cancers",
+        "infections",
+        "vaccinations",
+        "treatments",
+        "outcomes",
+        "warnings",
+    ):
+        assert key in data
+    assert set(data["infections"][0]) >= {
+        "pathogen",
+        "onset",
+        "end",
+        "severity",
+        "il6_peak_pg_ml",
+        "il6_blockade",
+        "corticosteroids",
+        "sources",
+    }
+    assert data["birth_date"] == "1962-10-03"
+
+
+def test_breast_cancer_patient(fixtures: Path) -> None:
+    h = riskcalc.read_history(
+        fixtures / "synthea-blaze" / "dd92a3e7-d1db-c15a-f8fe-e3847b7f07b1.json.bz2", today=TODAY
+    )
+    [cancer] = h.cancers
+    assert cancer.site is CancerSite.BREAST
+    assert cancer.onset == dt.date(2014, 12, 6)
+    assert cancer.stage == "IIA"  # 'Stage 2A' is the more specific of the two stage results
+    # 'Response to cancer treatment: Improving' on 2015-02-16 is the first remission evidence
+    assert h.at_risk_start == dt.date(2015, 2, 16)
+    assert h.at_risk_start_basis is AtRiskBasis.DISEASE_STATUS
+    kinds = {t.kind for t in h.treatments}
+    assert {
+        TreatmentKind.SURGERY,
+        TreatmentKind.RADIOTHERAPY,
+        TreatmentKind.ENDOCRINE,
+        TreatmentKind.CDK46_INHIBITOR,
+    } <= kinds
+    radio = [t for t in h.treatments if t.kind is TreatmentKind.RADIOTHERAPY]
+    assert len(radio) == 1 and radio[0].start == dt.date(2014, 12, 25)  # daily sessions: one course
+    assert h.infections == ()
+
+
+def test_il6_peak_and_critical_covid(fixtures: Path) -> None:
+    h = riskcalc.read_history(
+        fixtures / "synthea-blaze" / "9fe7994a-5fec-874c-8452-e45786bcfb0a.json.bz2", today=TODAY
+    )
+    [episode] = h.infections
+    # four IL-6 results 4.9069, 4.5987, 5.7584, 5.5284 pg/mL (2020-03-03..09)
+    assert episode.il6_peak_pg_ml == pytest.approx(5.7584)
+    critical = riskcalc.read_history(
+        fixtures / "synthea-blaze" / "9478e08e-4573-88e1-7ea2-1b757771da8b.json.bz2", today=TODAY
+    )
+    assert [e.severity for e in critical.infections] == [Severity.CRITICAL]
+
+
+def test_bulk_export_one_history_per_patient(fixtures: Path) -> None:
+    folder = fixtures / "smart-bulk-10"
+    patients = {
+        orjson.loads(line)["id"]
+        for line in (folder / "Patient.000.ndjson").read_bytes().splitlines()
+    }
+    results = list(riskcalc.read_histories(folder, today=TODAY))
+    assert all(isinstance(r, PatientHistory) for r in results)
+    # the '10-patients' sample holds 13 Patient resources (deceased relatives included)
+    assert len(results) == len(patients) == 13
+    assert {r.patient_id for r in results if isinstance(r, PatientHistory)} == patients
+    # log.ndjson is an export log, not an error
+    for r in results:
+        assert isinstance(r, PatientHistory)
+        assert not [w for w in r.warnings if w.code == "ndjson.bad_line"]
+    busiest = next(
+        r
+        for r in results
+        if isinstance(r, PatientHistory) and r.patient_id == "79a66c97-6131-3213-f3c9-4606946ab056"
+    )
+    assert busiest.deceased_date == dt.date(1994, 11, 11)
+    assert OutcomeKind.DEATH in {o.kind for o in busiest.outcomes}
+
+
+def test_bad_json_raises_with_code_and_location(fixtures: Path) -> None:
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(fixtures / "invalid" / "bad-json-close-1.json")
+    assert info.value.code == "input.json_syntax"
+    assert info.value.location and info.value.location.endswith(":15:11")
+
+
+def test_folder_with_bad_file_yields_failure_and_goes_on(fixtures: Path) -> None:
+    results = list(riskcalc.read_histories(fixtures / "invalid", today=TODAY))
+    failures = [r for r in results if isinstance(r, ReadFailure)]
+    assert sorted(f.code for f in failures) == ["input.json_syntax"] * 3
+    assert [r.patient_id for r in results if isinstance(r, PatientHistory)] == [
+        "patient-baby-example"
+    ]
+
+
+def test_batch_response_bundle(fixtures: Path) -> None:
+    h = riskcalc.read_history(fixtures / "nimbus" / "anonymized" / "untitled text 38.json")
+    assert h.patient_id
+    assert h.birth_date is not None
+
+
+def test_message_bundles_have_a_patient_and_no_conditions(fixtures: Path) -> None:
+    for path in sorted((fixtures / "nimbus" / "hl7v2-messages").glob("*.json")):
+        h = riskcalc.read_history(path, today=TODAY)
+        assert h.cancers == () and h.infections == ()
+
+
+def _bundle(*resources: dict, kind: str = "collection") -> dict:
+    return {
+        "resourceType": "Bundle",
+        "type": kind,
+        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
+    }
+
+
+PAT = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1960-05-01"}
+
+
+def _covid(rid: str, onset: str, subject: str = "urn:uuid:p1", **extra: object) -> dict:
+    return {
+        "resourceType": "Condition",
+        "id": rid,
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "resolved",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "840539006"}]},
+        "subject": {"reference": subject},
+        "onsetDateTime": onset,
+        **extra,
+    }
+
+
+def test_reference_forms_and_other_patient() -> None:
+    p2 = {"resourceType": "Patient", "id": "p2"}
+    bundle = _bundle(
+        PAT,
+        p2,
+        _covid("c1", "2020-01-01", "Patient/p1"),
+        _covid("c2", "2020-06-01", "https://ehr.example/fhir/Patient/p1/_history/3"),
+        _covid("c3", "2021-01-01", "urn:uuid:p2"),
+        _covid("c4", "2021-06-01", "Patient/nobody"),
+    )
+    h1 = riskcalc.read_history(bundle, patient_id="p1", today=TODAY)
+    assert [e.onset for e in h1.infections] == [dt.date(2020, 1, 1), dt.date(2020, 6, 1)]
+    assert "resource.other_patient" in {w.code for w in h1.warnings}
+    h2 = riskcalc.read_history(bundle, patient_id="p2", today=TODAY)
+    assert [e.sources for e in h2.infections] == [("Condition/c3",)]
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(bundle)
+    assert info.value.code == "input.several_patients"
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(bundle, patient_id="p9")
+    assert info.value.code == "input.patient_not_found"
+
+
+def test_refuted_entered_in_error_invalid_and_dates() -> None:
+    refuted = _covid("c1", "2020-01-01", verificationStatus={"coding": [{"code": "refuted"}]})
+    eie = {
+        **_covid("c2", "2020-05-01"),
+        "verificationStatus": {"coding": [{"code": "entered-in-error"}]},
+    }
+    invalid = {**_covid("c3", "2020-09-01"), "clinicalStatus": "resolved"}
+    future = _covid("c4", "2030-01-01")
+    partial = _covid("c5", "2021-03")
+    h = riskcalc.read_history(_bundle(PAT, refuted, eie, invalid, future, partial), today=TODAY)
+    codes = [w.code for w in h.warnings]
+    assert codes.count("resource.entered_in_error") == 2
+    assert "resource.skipped_invalid" in codes
+    assert "date.invalid" in codes and "date.partial" in codes
+    assert [(e.onset, e.sources) for e in h.infections] == [
+        (dt.date(2021, 3, 1), ("Condition/c5",))
+    ]
+
+
+def test_positive_test_alone_is_an_episode_negative_is_not() -> None:
+    def obs(rid: str, day: str, result: str) -> dict:
+        return {
+            "resourceType": "Observation",
+            "id": rid,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "92142-9"}]},
+            "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": day,
+            "valueCodeableConcept": {
+                "coding": [{"system": "http://snomed.info/sct", "code": result}]
+            },
+        }
+
+    h = riskcalc.read_history(
+        _bundle(PAT, obs("o1", "2019-01-10", "10828004"), obs("o2", "2019-06-10", "260385009")),
+        today=TODAY,
+    )
+    assert [(e.pathogen, e.onset) for e in h.infections] == [
+        (Pathogen.INFLUENZA, dt.date(2019, 1, 10))
+    ]
+
+
+def test_il6_units_and_medication_overlap() -> None:
+    def il6(rid: str, day: str, value: float, unit: str) -> dict:
+        return {
+            "resourceType": "Observation",
+            "id": rid,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "26881-3"}]},
+            "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": day,
+            "valueQuantity": {
+                "value": value,
+                "unit": unit,
+                "system": "http://unitsofmeasure.org",
+                "code": unit,
+            },
+        }
+
+    toci = {
+        "resourceType": "MedicationAdministration",
+        "id": "m1",
+        "status": "completed",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "612865"}]
+        },
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2020-04-03",
+    }
+    cond = _covid("c1", "2020-04-01", abatementDateTime="2020-04-12")
+    h = riskcalc.read_history(
+        _bundle(
+            PAT,
+            cond,
+            il6("o1", "2020-04-02", 0.08, "ng/mL"),
+            il6("o2", "2020-04-05", 60, "ng/L"),
+            il6("o3", "2020-04-06", 1, "mmol/L"),
+            toci,
+        ),
+        today=TODAY,
+    )
+    [e] = h.infections
+    assert e.il6_peak_pg_ml == pytest.approx(80.0)
+    assert e.il6_blockade is True and e.corticosteroids is False
+    assert "il6.unit_unknown" in {w.code for w in h.warnings}
+
+
+def test_active_cancer_default_rule() -> None:
+    cancer = {
+        "resourceType": "Condition",
+        "id": "k1",
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C50.912"}]},
+        "subject": {"reference": "Patient/p1"},
+        "onsetDateTime": "2015-06-01",
+    }
+    h = riskcalc.read_history(_bundle(PAT, cancer), today=TODAY)
+    assert h.cancers[0].site is CancerSite.BREAST
+    assert h.at_risk_start == dt.date(2016, 5, 31)
+    assert h.at_risk_start_basis is AtRiskBasis.ACTIVE_DEFAULT
+    assert "cancer.active_without_end" in {w.code for w in h.warnings}
+
+
+def test_sources_kinds(tmp_path: Path) -> None:
+    bundle = _bundle(PAT, _covid("c1", "2020-01-01"), kind="batch-response")
+    data = orjson.dumps(bundle)
+    for source in (
+        data,
+        data.decode(),
+        bundle,
+    ):
+        assert riskcalc.read_history(source, today=TODAY).patient_id == "p1"
+    gz = tmp_path / "b.json.gz"
+    gz.write_bytes(gzip.compress(data))
+    assert riskcalc.read_history(str(gz), today=TODAY).infections
+    nd = tmp_path / "x.ndjson.bz2"
+    nd.write_bytes(
+        bz2.compress(b"\n".join(orjson.dumps(r) for r in (PAT, _covid("c1", "2020-01-01"))))
+    )
+    assert riskcalc.read_history(nd, today=TODAY).infections
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(tmp_path / "missing.json")
+    assert info.value.code == "input.not_found"
+    broken = tmp_path / "c.json.gz"
+    broken.write_bytes(gzip.compress(data)[:30])
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(broken)
+    assert info.value.code == "input.decompression"
+
+
+def test_limits() -> None:
+    data = orjson.dumps(_bundle(PAT, _covid("c1", "2020-01-01")))
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(data, limits=Limits(max_bytes=100))
+    assert info.value.code == "input.too_large"
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(data, limits=Limits(max_depth=4))
+    assert info.value.code == "input.too_deep"
+    deep = b'{"resourceType": "Patient", "id": "p", "x": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(deep)
+    assert info.value.code == "input.too_deep"
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(data, limits=Limits(max_resources_per_patient=1))
+    assert info.value.code == "input.too_many_resources"
+    [failure] = riskcalc.read_histories(data, limits=Limits(max_resources_per_patient=1))
+    assert isinstance(failure, ReadFailure) and failure.code == "input.too_many_resources"
