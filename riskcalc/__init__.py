@@ -25,6 +25,7 @@ from riskcalc.errors import (
 )
 from riskcalc.fhir import read_histories, read_history
 from riskcalc.history import InfectionEpisode, PatientHistory, ReadFailure
+from riskcalc.report import RiskReport, assess, score_cohort
 
 __all__ = [
     "RESEARCH_USE_STATEMENT",
@@ -41,7 +42,10 @@ __all__ = [
     "RemoteError",
     "RiskCalcError",
     "RiskCalcWarning",
+    "RiskReport",
     "__version__",
+    "assess",
     "read_histories",
     "read_history",
+    "score_cohort",
 ]

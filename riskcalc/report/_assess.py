@@ -1,0 +1,399 @@
+"""One assessment, for one patient or many: history → features → calibrated model → RiskReport.
+
+:func:`assess_histories` is the only place a report is built; :func:`assess` (one patient), the
+cohort scorer, the Dask engine, the app and the CDS Hooks service all go through it, so they give
+the same numbers for the same patient.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from riskcalc import awakening
+from riskcalc.errors import ConfigError, Issue
+from riskcalc.features import SCHEMA, FeatureGroup, MissingPolicy, feature_frame
+from riskcalc.history import InfectionEpisode, OutcomeKind, PatientHistory
+from riskcalc.report._model import (
+    AwakeningSummary,
+    Counterfactual,
+    Driver,
+    EpisodeContribution,
+    ReportStatus,
+    RiskEstimate,
+    RiskReport,
+)
+
+if TYPE_CHECKING:
+    from riskcalc.fhir import Source
+    from riskcalc.model import RiskModel
+
+#: Features whose value outside the training range makes the estimate not applicable (the model
+#: has never seen such a patient); any other feature out of range gives a warning only.
+APPLICABILITY_FEATURES = ("age_years", "years_since_at_risk_start")
+
+#: How many drivers a report lists (largest effect first).
+MAX_DRIVERS = 8
+
+_REFERENCE_GROUPS = {
+    FeatureGroup.INFECTION,
+    FeatureGroup.BLOCKADE,
+    FeatureGroup.VACCINATION,
+    FeatureGroup.TREATMENT,
+}
+
+
+@dataclass(frozen=True)
+class _Case:
+    """A patient to score: the history, its assessment date, and why it has no number, if so."""
+
+    history: PatientHistory
+    as_of: dt.date
+    reason: str | None
+
+
+def _check_as_of(as_of: object) -> dt.date:
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if isinstance(as_of, dt.date):
+        return as_of
+    if isinstance(as_of, str):
+        try:
+            return dt.date.fromisoformat(as_of)
+        except ValueError as exc:
+            raise ConfigError(
+                "config.invalid", f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}"
+            ) from exc
+    raise ConfigError("config.invalid", f"as_of must be a date, got {type(as_of).__name__}")
+
+
+def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None:
+    """Why the model cannot give this patient a number at ``as_of``, or None if it can.
+
+    The model estimates a *first* metastatic relapse for a survivor in remission, alive, with a
+    known age.
+    """
+    if not history.cancers:
+        return "no cancer diagnosis in the record; the model is for cancer survivors"
+    if history.birth_date is None:
+        return "no birth date in the record; age is a required input"
+    if history.deceased_date is not None and history.deceased_date <= as_of:
+        return f"the patient died on {history.deceased_date.isoformat()}"
+    if history.at_risk_start is None:
+        return "no remission date could be derived from the record"
+    if history.at_risk_start > as_of:
+        return (
+            f"not in remission at {as_of.isoformat()} (at-risk start "
+            f"{history.at_risk_start.isoformat()})"
+        )
+    relapse_kinds = {OutcomeKind.METASTATIC_RELAPSE, OutcomeKind.LUNG_METASTASIS}
+    relapses = [o for o in history.outcomes if o.kind in relapse_kinds and o.date <= as_of]
+    if relapses:
+        return (
+            f"metastatic relapse already recorded on {relapses[0].date.isoformat()}; the model "
+            "estimates a first relapse"
+        )
+    return None
+
+
+def _range_issues(
+    features: pd.Series, ranges: dict[str, tuple[float, float]]
+) -> tuple[str | None, list[Issue]]:
+    reason: str | None = None
+    issues: list[Issue] = []
+    for name, (low, high) in ranges.items():
+        value = float(features.get(name, math.nan))
+        if math.isnan(value) or math.isnan(low) or low <= value <= high:
+            continue
+        text = f"{name} = {value:.3g} is outside the training range [{low:.3g}, {high:.3g}]"
+        if name in APPLICABILITY_FEATURES and reason is None:
+            reason = f"outside the range of the training data: {text}"
+        else:
+            issues.append(Issue(code="assess.extrapolation", message=text))
+    return reason, issues
+
+
+def _reference_value(name: str) -> float | None:
+    """What a record-derived feature is when the thing it counts is absent (None: no reference)."""
+    spec = next(s for s in SCHEMA if s.name == name)
+    if spec.group in _REFERENCE_GROUPS and spec.missing is MissingPolicy.ABSENT_IS_ZERO:
+        return 0.0
+    return None
+
+
+def _drivers(
+    model: RiskModel, row: pd.DataFrame, base: float, horizon: int, background: float
+) -> tuple[Driver, ...]:
+    """Each present record-derived input's effect: probability now minus with it absent."""
+    candidates: list[tuple[str, float]] = []
+    for spec in SCHEMA:
+        value = float(row.iloc[0][spec.name])
+        if spec.name == "awakening_score":
+            reference: float | None = background
+        else:
+            reference = _reference_value(spec.name)
+        if reference is None or math.isnan(value) or value == reference:
+            continue
+        candidates.append((spec.name, reference))
+    if not candidates:
+        return ()
+    altered = pd.concat([row] * len(candidates), ignore_index=True)
+    for i, (name, reference) in enumerate(candidates):
+        altered.loc[i, name] = reference
+    probs = model.predict(altered, horizon_months=horizon).probability
+    labels = {s.name: s.label for s in SCHEMA}
+    drivers = [
+        Driver(
+            feature=name,
+            label=labels[name],
+            value=float(row.iloc[0][name]),
+            effect_pp=round(float(base - p) * 100, 3),
+            direction="raises" if base >= p else "lowers",
+        )
+        for (name, _), p in zip(candidates, probs, strict=True)
+    ]
+    drivers.sort(key=lambda d: (-abs(d.effect_pp), d.feature))
+    return tuple(d for d in drivers[:MAX_DRIVERS] if d.effect_pp != 0.0)
+
+
+def _episodes_before(history: PatientHistory, as_of: dt.date) -> list[InfectionEpisode]:
+    return [e for e in history.infections if e.onset <= as_of]
+
+
+def counterfactual_histories(
+    history: PatientHistory, as_of: dt.date
+) -> dict[str, tuple[str, PatientHistory]]:
+    """The model-based hypotheticals a report shows, as altered histories (empty if no infection)."""
+    episodes = _episodes_before(history, as_of)
+    if not episodes:
+        return {}
+    latest = max(episodes, key=lambda e: (e.onset, e.end))
+    others = tuple(e for e in history.infections if e is not latest)
+    blocked = tuple(
+        e.model_copy(update={"il6_blockade": True}) if e is latest else e
+        for e in history.infections
+    )
+    out = {
+        "no_infections": (
+            "Had none of the recorded respiratory infections happened",
+            history.model_copy(update={"infections": ()}),
+        ),
+        "latest_prevented": (
+            f"Had the latest infection ({latest.pathogen.value}, {latest.onset.isoformat()}) "
+            "been prevented",
+            history.model_copy(update={"infections": others}),
+        ),
+    }
+    if not latest.il6_blockade:
+        out["latest_blockade"] = (
+            f"Had IL-6 blockade covered the latest infection ({latest.onset.isoformat()}) "
+            "(mouse-model evidence only)",
+            history.model_copy(update={"infections": blocked}),
+        )
+    return out
+
+
+def _counterfactuals(
+    model: RiskModel, case: _Case, base: float, horizon: int
+) -> tuple[Counterfactual, ...]:
+    alternatives = counterfactual_histories(case.history, case.as_of)
+    if not alternatives:
+        return ()
+    names = list(alternatives)
+    histories = [alternatives[n][1] for n in names]
+    frame = feature_frame(histories, [case.as_of] * len(histories))
+    probs = model.predict(frame, horizon_months=horizon).probability
+    return tuple(
+        Counterfactual(
+            name=name,
+            label=alternatives[name][0],
+            probability=float(p),
+            delta_pp=round(float(p - base) * 100, 3),
+            awakening_score=float(frame["awakening_score"].iloc[i]),
+        )
+        for i, (name, p) in enumerate(zip(names, probs, strict=True))
+    )
+
+
+def _awakening_summary(history: PatientHistory, as_of: dt.date) -> AwakeningSummary:
+    result = awakening.score(history, as_of=as_of)
+    return AwakeningSummary(
+        score=result.score,
+        background=result.background,
+        hazard_multiplier=result.hazard_multiplier,
+        preset=result.preset,
+        carry_over=result.carry_over,
+        contributions=tuple(EpisodeContribution(**c.model_dump()) for c in result.contributions),
+    )
+
+
+def _report(
+    model: RiskModel,
+    case: _Case,
+    *,
+    status: ReportStatus,
+    reason: str | None = None,
+    extra: dict[str, Any] | None = None,
+    issues: Sequence[Issue] = (),
+) -> RiskReport:
+    return RiskReport(
+        patient_id=case.history.patient_id,
+        as_of=case.as_of,
+        status=status,
+        not_applicable_reason=reason,
+        warnings=(*case.history.warnings, *issues),
+        basis=case.history.basis,
+        model=model.info,
+        **(extra or {}),
+    )
+
+
+def assess_histories(
+    histories: Sequence[PatientHistory],
+    *,
+    as_of: dt.date | Sequence[dt.date],
+    horizon_months: int | None = None,
+    model: RiskModel | None = None,
+    detail: bool = True,
+) -> list[RiskReport]:
+    """Assess many patients at once (the core every front end uses).
+
+    Parameters
+    ----------
+    histories
+        Patients' records.
+    as_of
+        Assessment date, one for all or one per history.
+    horizon_months
+        Prediction horizon; one of the model's horizons (default: the model's default, 24).
+    model
+        A loaded :class:`~riskcalc.model.RiskModel`; default: the shipped default model.
+    detail
+        Also compute drivers and counterfactuals (several extra predictions per patient).
+
+    Returns
+    -------
+    list[RiskReport]
+        One report per history, in input order.
+    """
+    from riskcalc.model import load_model
+
+    model = model or load_model()
+    dates = (
+        [_check_as_of(as_of)] * len(histories)
+        if not isinstance(as_of, Sequence)
+        else [_check_as_of(d) for d in as_of]
+    )
+    if len(dates) != len(histories):
+        raise ConfigError("config.invalid", "as_of must be one date or one date per history")
+    horizon = model._horizon(horizon_months)
+    cases = [
+        _Case(h, d, not_applicable_reason(h, d)) for h, d in zip(histories, dates, strict=True)
+    ]
+    scorable = [c for c in cases if c.reason is None]
+    reports: dict[int, RiskReport] = {
+        id(c): _report(model, c, status=ReportStatus.NOT_APPLICABLE, reason=c.reason)
+        for c in cases
+        if c.reason is not None
+    }
+    if scorable:
+        frame = feature_frame([c.history for c in scorable], [c.as_of for c in scorable])
+        prediction = model.predict(frame, horizon_months=horizon)
+        ranges = dict(model.feature_ranges)
+        for i, case in enumerate(scorable):
+            reason, issues = _range_issues(frame.iloc[i], ranges)
+            if reason is not None:
+                reports[id(case)] = _report(
+                    model, case, status=ReportStatus.NOT_APPLICABLE, reason=reason, issues=issues
+                )
+                continue
+            prob = float(prediction.probability[i])
+            summary = _awakening_summary(case.history, case.as_of)
+            extra: dict[str, Any] = {
+                "risk": RiskEstimate(
+                    probability=prob,
+                    interval_low=float(prediction.low[i]),
+                    interval_high=float(prediction.high[i]),
+                    interval_level=prediction.level,
+                    interval_method=prediction.method,
+                    horizon_months=horizon,
+                ),
+                "awakening": summary,
+            }
+            if detail:
+                row = frame.iloc[[i]].reset_index(drop=True)
+                extra["drivers"] = _drivers(model, row, prob, horizon, summary.background)
+                extra["counterfactuals"] = _counterfactuals(model, case, prob, horizon)
+            reports[id(case)] = _report(
+                model, case, status=ReportStatus.OK, extra=extra, issues=issues
+            )
+    return [reports[id(c)] for c in cases]
+
+
+def assess(
+    source_or_history: PatientHistory | Source,
+    *,
+    as_of: dt.date | str | None = None,
+    horizon_months: int | None = None,
+    model: RiskModel | None = None,
+    patient_id: str | None = None,
+) -> RiskReport:
+    """Assess one patient: the calibrated relapse risk at a horizon, and the awakening index.
+
+    Parameters
+    ----------
+    source_or_history
+        A :class:`~riskcalc.history.PatientHistory`, or any FHIR source
+        :func:`riskcalc.read_history` accepts (path, bytes, str, dict).
+    as_of
+        Assessment date (``datetime.date`` or ISO text); default: today. Only records dated on
+        or before it are used.
+    horizon_months
+        Prediction horizon; one of the model's horizons (default 24).
+    model
+        A loaded model; default: the shipped default model (trained on simulated data).
+    patient_id
+        Which patient, when the source holds several.
+
+    Returns
+    -------
+    RiskReport
+        ``status == "ok"`` with a probability and interval, or ``"not_applicable"`` with the
+        reason. Always names the model, its version and the research-use statement.
+
+    Raises
+    ------
+    riskcalc.RiskCalcError
+        If the source cannot be read (``InputError``), the model cannot be loaded
+        (``ModelError``) or an argument is invalid (``ConfigError``).
+    """
+    if isinstance(source_or_history, PatientHistory):
+        history = source_or_history
+    else:
+        from riskcalc.fhir import read_history
+
+        history = read_history(source_or_history, patient_id=patient_id)
+    day = dt.date.today() if as_of is None else _check_as_of(as_of)
+    return assess_histories([history], as_of=day, horizon_months=horizon_months, model=model)[0]
+
+
+def risk_curve(
+    history: PatientHistory, *, as_of: dt.date, model: RiskModel | None = None
+) -> list[tuple[int, float, float, float]]:
+    """(horizon months, probability, low, high) at every horizon the model knows, ascending."""
+    from riskcalc.model import load_model
+
+    model = model or load_model()
+    if not_applicable_reason(history, as_of) is not None:
+        return []
+    frame = feature_frame([history], [as_of])
+    out = []
+    for horizon in model.horizons_months:
+        p = model.predict(frame, horizon_months=horizon)
+        out.append((horizon, float(p.probability[0]), float(p.low[0]), float(p.high[0])))
+    return out

@@ -1,0 +1,275 @@
+"""Cohort scoring: every patient of a source ends as a scored row, a not-applicable row or an
+error row, written atomically (a killed run leaves the previous output or none, never half).
+
+The rows come from :func:`~riskcalc.report._assess.assess_histories`, the same core as a single
+assessment, so cohort and single-patient numbers agree. Engines (in-process here, Dask in
+:mod:`riskcalc.scale`) only decide where the chunks run.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from riskcalc.errors import ConfigError
+from riskcalc.history import PatientHistory, ReadFailure
+from riskcalc.report._assess import assess_histories
+from riskcalc.report._model import ReportStatus, RiskReport
+
+if TYPE_CHECKING:
+    from riskcalc.fhir import Source
+    from riskcalc.model import RiskModel
+
+#: Columns of the scores file, in order.
+SCORE_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "status",
+    "probability",
+    "interval_low",
+    "interval_high",
+    "horizon_months",
+    "awakening_score",
+    "hazard_multiplier",
+    "n_infections",
+    "not_applicable_reason",
+    "n_warnings",
+    "as_of",
+    "model_id",
+    "model_version",
+)
+#: Columns of the errors file, in order.
+ERROR_COLUMNS: tuple[str, ...] = ("patient_id", "code", "message", "location", "resource_id")
+
+CHUNK_PATIENTS = 256
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Every patient read is accounted for: ``read == scored + not_applicable + failed``."""
+
+    read: int
+    scored: int
+    not_applicable: int
+    failed: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.scored + self.not_applicable + self.failed
+
+    def __str__(self) -> str:
+        return (
+            f"read {self.read} = scored {self.scored} + not applicable {self.not_applicable} "
+            f"+ failed {self.failed}"
+        )
+
+
+def report_row(report: RiskReport) -> Row:
+    """One scores-file row from a report."""
+    risk, wake = report.risk, report.awakening
+    return {
+        "patient_id": report.patient_id,
+        "status": report.status.value,
+        "probability": risk.probability if risk else None,
+        "interval_low": risk.interval_low if risk else None,
+        "interval_high": risk.interval_high if risk else None,
+        "horizon_months": risk.horizon_months if risk else None,
+        "awakening_score": wake.score if wake else None,
+        "hazard_multiplier": wake.hazard_multiplier if wake else None,
+        "n_infections": len(wake.contributions) if wake else None,
+        "not_applicable_reason": report.not_applicable_reason,
+        "n_warnings": len(report.warnings),
+        "as_of": report.as_of.isoformat(),
+        "model_id": report.model.model_id,
+        "model_version": report.model.version,
+    }
+
+
+def failure_row(failure: ReadFailure) -> Row:
+    return {name: getattr(failure, name) for name in ERROR_COLUMNS}
+
+
+def score_chunk(
+    items: Sequence[PatientHistory | ReadFailure],
+    *,
+    as_of: dt.date,
+    horizon_months: int | None,
+    model: RiskModel,
+) -> tuple[list[Row], list[Row]]:
+    """Score rows and error rows for one chunk of read results (pure apart from the model)."""
+    histories = [h for h in items if isinstance(h, PatientHistory)]
+    errors = [failure_row(f) for f in items if isinstance(f, ReadFailure)]
+    reports = assess_histories(
+        histories, as_of=as_of, horizon_months=horizon_months, model=model, detail=False
+    )
+    return [report_row(r) for r in reports], errors
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _TableWriter:
+    """Streams rows to a .csv or .parquet file (the format follows the suffix)."""
+
+    def __init__(self, path: Path, columns: Sequence[str], schema: pa.Schema | None) -> None:
+        self.columns = list(columns)
+        self.parquet = path.suffix == ".parquet"
+        self._handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._csv = csv.DictWriter(self._handle, fieldnames=self.columns)
+        self._pq: pq.ParquetWriter | None = None
+        self._schema = schema
+        if self.parquet:
+            self._handle.close()
+            self._pq = pq.ParquetWriter(path, schema)
+        else:
+            self._csv.writeheader()
+
+    def write(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        if self._pq is not None:
+            table = pa.Table.from_pylist(rows, schema=self._schema)
+            self._pq.write_table(table)
+        else:
+            self._csv.writerows(rows)
+
+    def close(self) -> None:
+        if self._pq is not None:
+            self._pq.close()
+        else:
+            self._handle.close()
+
+
+SCORE_SCHEMA = pa.schema(
+    [
+        ("patient_id", pa.string()),
+        ("status", pa.string()),
+        ("probability", pa.float64()),
+        ("interval_low", pa.float64()),
+        ("interval_high", pa.float64()),
+        ("horizon_months", pa.int64()),
+        ("awakening_score", pa.float64()),
+        ("hazard_multiplier", pa.float64()),
+        ("n_infections", pa.int64()),
+        ("not_applicable_reason", pa.string()),
+        ("n_warnings", pa.int64()),
+        ("as_of", pa.string()),
+        ("model_id", pa.string()),
+        ("model_version", pa.string()),
+    ]
+)
+ERROR_SCHEMA = pa.schema([(name, pa.string()) for name in ERROR_COLUMNS])
+
+
+def errors_path_for(out: Path) -> Path:
+    """Where the errors file of a scores file goes: ``scores.csv`` → ``scores.errors.csv``."""
+    return out.with_name(f"{out.stem}.errors{out.suffix}")
+
+
+@contextmanager
+def atomic_outputs(*paths: Path) -> Iterator[tuple[Path, ...]]:
+    """Temporary files beside ``paths``, renamed over them only if the block completes."""
+    temps: list[Path] = []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
+            )
+            os.close(fd)
+            temps.append(Path(name))
+        yield tuple(temps)
+        for temp, path in zip(temps, paths, strict=True):
+            os.replace(temp, path)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+
+
+def check_output_path(out: Path) -> Path:
+    if out.suffix not in {".csv", ".parquet"}:
+        raise ConfigError(
+            "config.invalid", f"the output must end in .csv or .parquet, got {out.name!r}"
+        )
+    return out
+
+
+ChunkResults = Iterable[tuple[list[Row], list[Row]]]
+
+
+def write_results(
+    results: ChunkResults,
+    out: Path,
+    *,
+    on_progress: Callable[[int], object] | None = None,
+) -> Reconciliation:
+    """Write chunks of (score rows, error rows) atomically to ``out`` and its errors file."""
+    out = check_output_path(Path(out))
+    errors_out = errors_path_for(out)
+    scored = not_applicable = failed = 0
+    with atomic_outputs(out, errors_out) as (tmp_scores, tmp_errors):
+        scores = _TableWriter(tmp_scores, SCORE_COLUMNS, SCORE_SCHEMA)
+        errors = _TableWriter(tmp_errors, ERROR_COLUMNS, ERROR_SCHEMA)
+        try:
+            for rows, error_rows in results:
+                scores.write(rows)
+                errors.write(error_rows)
+                ok = sum(r["status"] == ReportStatus.OK.value for r in rows)
+                scored += ok
+                not_applicable += len(rows) - ok
+                failed += len(error_rows)
+                if on_progress is not None:
+                    on_progress(len(rows) + len(error_rows))
+        finally:
+            scores.close()
+            errors.close()
+    return Reconciliation(
+        read=scored + not_applicable + failed,
+        scored=scored,
+        not_applicable=not_applicable,
+        failed=failed,
+    )
+
+
+def score_cohort(
+    source: Source,
+    out: str | Path,
+    *,
+    as_of: dt.date,
+    horizon_months: int | None = None,
+    model: RiskModel | None = None,
+    on_progress: Callable[[int], object] | None = None,
+) -> Reconciliation:
+    """Score every patient of ``source`` in-process, streaming in chunks of bounded size.
+
+    Writes ``out`` (.csv or .parquet) with :data:`SCORE_COLUMNS` and, beside it,
+    ``<name>.errors.<suffix>`` with :data:`ERROR_COLUMNS`, both atomically.
+    """
+    from riskcalc.fhir import read_histories
+    from riskcalc.model import load_model
+
+    loaded = model or load_model()
+    results = (
+        score_chunk(chunk, as_of=as_of, horizon_months=horizon_months, model=loaded)
+        for chunk in chunked(read_histories(source), CHUNK_PATIENTS)
+    )
+    return write_results(results, Path(out), on_progress=on_progress)
