@@ -86,8 +86,11 @@ def _next_link(bundle: Mapping[str, Any]) -> str | None:
 
 
 async def _fetch_one(
-    client: httpx.AsyncClient, base: str, query: str, budget: _Budget, max_pages: int
+    client: httpx.AsyncClient, base: str, query: str, budget: _Budget, settings: ServiceSettings
 ) -> dict[str, Any] | None:
+    max_pages = settings.fetch_max_pages
+    if "?" in query:  # a search: ask for large pages
+        query = f"{query}&_count={settings.fetch_page_size}"
     first = await _get_json(client, f"{base}/{query}", budget)
     if first["resourceType"] != "Bundle":
         return first
@@ -154,9 +157,7 @@ async def fetch_queries(
             # A TaskGroup cancels the other queries as soon as one fails.
             async with asyncio.TaskGroup() as group:
                 tasks = {
-                    key: group.create_task(
-                        _fetch_one(client, base, query, budget, settings.fetch_max_pages)
-                    )
+                    key: group.create_task(_fetch_one(client, base, query, budget, settings))
                     for key, query in queries.items()
                 }
         except ExceptionGroup as failures:

@@ -58,8 +58,10 @@ class ServiceSettings(BaseModel):
         URL prefixes of FHIR servers the service may query when prefetch is missing. Empty:
         any ``https`` server (plain ``http`` only when listed here).
     fetch_timeout_s, fetch_max_response_bytes, fetch_max_pages
-        Bounds on each request to a FHIR server, on each response body, and on the pages
-        followed through a searchset's ``next`` links.
+        Bounds on each request to a FHIR server (seconds), on the bytes fetched for one hook
+        call, and on the pages followed through each searchset's ``next`` links.
+    fetch_page_size
+        ``_count`` asked of the FHIR server for searches (servers may cap it lower).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -84,6 +86,7 @@ class ServiceSettings(BaseModel):
     fetch_timeout_s: float = Field(5.0, gt=0)
     fetch_max_response_bytes: int = Field(50 * 1024 * 1024, gt=0)
     fetch_max_pages: int = Field(20, gt=0)
+    fetch_page_size: int = Field(200, gt=0)
 
     def check_complete(self) -> None:
         """Raise :class:`~riskcalc.errors.ConfigError` unless the settings can run a service.

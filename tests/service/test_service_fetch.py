@@ -1,0 +1,279 @@
+"""Fetching from a FHIR server when prefetch is missing: a small real FHIR server on loopback.
+
+The server serves one real Synthea patient (the transaction Bundle's urn:uuid references rewritten
+to Type/id, as a server stores them), answers the searches the prefetch templates use, pages its
+searchsets with absolute ``next`` links and checks the bearer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from service_helpers import ISSUER, SERVICE_URL, serve, stand_in_assess, synthea_bundle
+
+from riskcalc.errors import RemoteError
+from riskcalc.service import ServiceSettings, create_app, fetch_queries, prefetch_from_bundle
+from riskcalc.service._prefetch import _observation_matches, _rewrite_references, resolve_queries
+
+HOOK_PATH = "/cds-services/riskcalc-relapse-risk"
+FHIR_TOKEN = "fhir-access-token-123"
+PAGE_SIZE = 100  # the server's cap on _count
+
+
+def _matches(resource: dict[str, Any], params: dict[str, str]) -> bool:
+    patient = params.get("patient")
+    if patient is not None:
+        ref = (resource.get("subject") or resource.get("patient") or {}).get("reference")
+        if ref != f"Patient/{patient}":
+            return False
+    if params.get("category") == "laboratory" and not _observation_matches(resource)[0]:
+        return False
+    if "code" in params:
+        wanted = set(params["code"].split(","))
+        codes = {
+            f"{c.get('system')}|{c.get('code')}"
+            for c in (resource.get("code") or {}).get("coding") or []
+        }
+        if not wanted & codes:
+            return False
+    return True
+
+
+def fhir_app(resources: list[dict[str, Any]], mode: str = "normal") -> tuple[FastAPI, Counter[str]]:
+    app = FastAPI()
+    hits: Counter[str] = Counter()
+
+    @app.get("/fhir/{rtype}/{rid}")
+    async def read(rtype: str, rid: str, request: Request) -> JSONResponse:
+        hits[f"{rtype}/read"] += 1
+        if request.headers.get("authorization") != f"Bearer {FHIR_TOKEN}":
+            return JSONResponse({"resourceType": "OperationOutcome"}, status_code=401)
+        for r in resources:
+            if r["resourceType"] == rtype and r.get("id") == rid:
+                return JSONResponse(r)
+        return JSONResponse({"resourceType": "OperationOutcome"}, status_code=404)
+
+    @app.get("/fhir/{rtype}")
+    async def search(rtype: str, request: Request) -> JSONResponse:
+        hits[rtype] += 1
+        if request.headers.get("authorization") != f"Bearer {FHIR_TOKEN}":
+            return JSONResponse({"resourceType": "OperationOutcome"}, status_code=401)
+        if mode == "slow":
+            await asyncio.sleep(2)
+        params = dict(request.query_params)
+        offset = int(params.pop("_offset", "0"))
+        size = min(int(params.pop("_count", "10")), PAGE_SIZE)
+        matched = [r for r in resources if r["resourceType"] == rtype and _matches(r, params)]
+        page = matched[offset : offset + size]
+        base = str(request.base_url).rstrip("/")
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(matched),
+            "entry": [
+                {
+                    "fullUrl": f"{base}/fhir/{rtype}/{r['id']}",
+                    "resource": r,
+                    "search": {"mode": "match"},
+                }
+                for r in page
+            ]
+            + [
+                {
+                    "resource": {"resourceType": "OperationOutcome", "issue": []},
+                    "search": {"mode": "outcome"},
+                }
+            ],
+            "link": [{"relation": "self", "url": str(request.url)}],
+        }
+        if offset + size < len(matched):
+            query = "&".join(f"{k}={v}" for k, v in params.items())
+            host = "http://127.0.0.2:1" if mode == "next_elsewhere" else base
+            bundle["link"].append(
+                {
+                    "relation": "next",
+                    "url": f"{host}/fhir/{rtype}?{query}&_count={size}&_offset={offset + size}",
+                }
+            )
+        return JSONResponse(bundle)
+
+    return app, hits
+
+
+@pytest.fixture(scope="module")
+def synthea(fixtures: Path) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    bundle = synthea_bundle(fixtures)
+    pid, prefetch = prefetch_from_bundle(bundle)
+    entries = bundle["entry"]
+    mapping = {
+        e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries
+    }
+    resources = [_rewrite_references(e["resource"], mapping) for e in entries]
+    return pid, prefetch, resources
+
+
+@pytest.fixture()
+def fhir_server(synthea: Any) -> Iterator[tuple[str, Counter[str]]]:
+    app, hits = fhir_app(synthea[2])
+    with serve(app) as url:
+        yield f"{url}/fhir", hits
+
+
+def _settings(jwks_file: Path, fhir_base: str, **kw: Any) -> ServiceSettings:
+    return ServiceSettings(
+        service_url=SERVICE_URL,
+        jwks_file=jwks_file,
+        issuers=(ISSUER,),
+        fhir_server_allow=(fhir_base,),
+        **kw,
+    )
+
+
+def _call(
+    pid: str, fhir_base: str, prefetch: dict[str, Any] | None = None, token: str = FHIR_TOKEN
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "fhirServer": fhir_base,
+        "fhirAuthorization": {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.rs",
+            "subject": "riskcalc",
+        },
+        "context": {"userId": "Practitioner/1", "patientId": pid},
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return body
+
+
+def _ids(bundle: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]}
+
+
+def test_fetch_fallback_gives_the_same_records_as_prefetch(
+    jwks_file: Path,
+    fhir_server: Any,
+    synthea: Any,
+    token_for: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fhir_base, hits = fhir_server
+    pid, prefetch, _ = synthea
+    caplog.set_level(logging.DEBUG)
+    fetched_calls: list[dict[str, Any]] = []
+    prefetched_calls: list[dict[str, Any]] = []
+    settings = _settings(jwks_file, fhir_base)
+    with serve(create_app(settings, assess=stand_in_assess(fetched_calls))) as url:
+        response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, fhir_base), headers=token_for())
+        assert response.status_code == 200, response.text
+        card = response.json()["cards"][0]
+    with serve(create_app(settings, assess=stand_in_assess(prefetched_calls))) as url:
+        response = httpx.post(
+            f"{url}{HOOK_PATH}", json=_call(pid, fhir_base, prefetch), headers=token_for()
+        )
+        assert response.json()["cards"][0]["summary"] == card["summary"]
+    assert _ids(fetched_calls[0]) == _ids(prefetched_calls[0])
+    assert len(fetched_calls[0]["entry"]) > PAGE_SIZE
+    assert hits["Patient/read"] == 1  # only the first call fetched
+    assert hits["Observation"] > 2  # the laboratory search took several pages
+    assert "hookInstance=" in caplog.text
+    assert pid not in caplog.text and FHIR_TOKEN not in caplog.text  # URLs held both
+
+
+def test_only_missing_keys_are_fetched(
+    jwks_file: Path, fhir_server: Any, synthea: Any, token_for: Any
+) -> None:
+    fhir_base, hits = fhir_server
+    pid, prefetch, _ = synthea
+    partial = {k: v for k, v in prefetch.items() if k != "immunizations"}
+    with serve(create_app(_settings(jwks_file, fhir_base), assess=stand_in_assess())) as url:
+        response = httpx.post(
+            f"{url}{HOOK_PATH}", json=_call(pid, fhir_base, partial), headers=token_for()
+        )
+    assert response.status_code == 200
+    assert set(hits) == {"Immunization"}
+
+
+@pytest.mark.parametrize(
+    ("case", "code_fragment"),
+    [
+        ("bad_token", "401"),
+        ("not_allowed", "allow-list"),
+        ("unreachable", "could not be reached"),
+    ],
+)
+def test_fetch_failures_are_412(
+    jwks_file: Path, fhir_server: Any, synthea: Any, token_for: Any, case: str, code_fragment: str
+) -> None:
+    fhir_base, _ = fhir_server
+    pid = synthea[0]
+    allowed = fhir_base
+    target = fhir_base
+    token = FHIR_TOKEN
+    if case == "bad_token":
+        token = "stolen"
+    elif case == "not_allowed":
+        allowed = "https://fhir.example.org"
+    elif case == "unreachable":
+        target = allowed = "http://127.0.0.1:9/fhir"
+    with serve(create_app(_settings(jwks_file, allowed), assess=stand_in_assess())) as url:
+        response = httpx.post(
+            f"{url}{HOOK_PATH}", json=_call(pid, target, token=token), headers=token_for()
+        )
+    assert response.status_code == 412
+    error = response.json()["error"]
+    assert error["code"] == "service.data_unavailable"
+    assert code_fragment in error["message"]
+
+
+def _run(fhir_base: str, pid: str, **kw: Any) -> dict[str, Any]:
+    settings = ServiceSettings(dev_no_auth=True, fhir_server_allow=(fhir_base,), **kw)
+    return asyncio.run(fetch_queries(fhir_base, FHIR_TOKEN, resolve_queries(pid), settings))
+
+
+def test_fetch_page_cap(fhir_server: Any, synthea: Any) -> None:
+    with pytest.raises(RemoteError) as info:
+        _run(fhir_server[0], synthea[0], fetch_max_pages=2)
+    assert info.value.code == "remote.too_large"
+
+
+def test_fetch_byte_budget(fhir_server: Any, synthea: Any) -> None:
+    with pytest.raises(RemoteError) as info:
+        _run(fhir_server[0], synthea[0], fetch_max_response_bytes=50_000)
+    assert info.value.code == "remote.too_large"
+
+
+def test_next_link_outside_the_server_is_refused(synthea: Any) -> None:
+    app, _ = fhir_app(synthea[2], mode="next_elsewhere")
+    with serve(app) as url, pytest.raises(RemoteError) as info:
+        _run(f"{url}/fhir", synthea[0])
+    assert info.value.code == "remote.bad_response" and "outside" in info.value.message
+
+
+def test_timeout(synthea: Any) -> None:
+    app, _ = fhir_app(synthea[2], mode="slow")
+    with serve(app) as url, pytest.raises(RemoteError) as info:
+        _run(f"{url}/fhir", synthea[0], fetch_timeout_s=0.3)
+    assert info.value.code == "remote.unreachable"
+
+
+def test_https_required_without_allow_list() -> None:
+    settings = ServiceSettings(dev_no_auth=True)
+    with pytest.raises(RemoteError, match="https"):
+        asyncio.run(
+            fetch_queries("http://fhir.example.org", "t", {"patient": "Patient/1"}, settings)
+        )
