@@ -28,7 +28,7 @@ from riskcalc.awakening._params import (
     load_params,
 )
 from riskcalc.errors import ConfigError, Issue
-from riskcalc.history import Pathogen, PatientHistory, Severity
+from riskcalc.history import InfectionEpisode, Pathogen, PatientHistory, Severity
 
 
 class EpisodeContribution(BaseModel):
@@ -291,7 +291,29 @@ def _start_of(history: PatientHistory, as_of: dt.date) -> tuple[dt.date, list[Is
     return start, [issue]
 
 
+def _canonical(episodes: Sequence[InfectionEpisode]) -> list[int]:
+    """Indexes of ``episodes`` in a canonical order, so that equal inputs in any order pack
+    identically (ties in onset and signal then meet in the same order, bit for bit)."""
+
+    def key(i: int) -> tuple[object, ...]:
+        e = episodes[i]
+        il6 = -1.0 if e.il6_peak_pg_ml is None else e.il6_peak_pg_ml
+        return (
+            e.onset,
+            e.pathogen.value,
+            e.severity.rank,
+            il6,
+            e.il6_blockade,
+            e.corticosteroids,
+            e.end,
+            e.sources,
+        )
+
+    return sorted(range(len(episodes)), key=key)
+
+
 def _pack(histories: Sequence[PatientHistory], starts: Sequence[dt.date]) -> _Packed:
+    """Pack histories into ``(n, k)`` arrays, each row's episodes in canonical order."""
     n = len(histories)
     k = max((len(h.infections) for h in histories), default=0)
     packed = _Packed(
@@ -306,7 +328,8 @@ def _pack(histories: Sequence[PatientHistory], starts: Sequence[dt.date]) -> _Pa
     pathogen_index = {p: i for i, p in enumerate(PATHOGEN_CODES)}
     severity_index = {s: i for i, s in enumerate(SEVERITY_CODES)}
     for i, (history, start) in enumerate(zip(histories, starts, strict=True)):
-        for j, e in enumerate(history.infections):
+        ordered = [history.infections[m] for m in _canonical(history.infections)]
+        for j, e in enumerate(ordered):
             packed.onset_days[i, j] = (e.onset - start).days
             if e.il6_peak_pg_ml is not None:
                 packed.il6[i, j] = e.il6_peak_pg_ml
@@ -393,8 +416,10 @@ def score(
     as_of_days = np.array([float((as_of - start).days)])
     out = _run(packed, as_of_days, p, carry_over)
     derived_peaks = compile_params(p).peak_table_pg_ml
+    column = {m: j for j, m in enumerate(_canonical(history.infections))}
     contributions = []
-    for j, e in enumerate(history.infections):
+    for m, e in enumerate(history.infections):
+        j = column[m]
         if e.onset > as_of:
             continue
         if e.onset < start:
