@@ -12,7 +12,7 @@ See ``docs/integrators/cds-hooks.md`` for the endpoints, the security model and 
 
 from __future__ import annotations
 
-from riskcalc.service._app import HOOK, SERVICE_ID, create_app, discovery, library_assess
+from riskcalc.service._app import HOOK, SERVICE_ID, create_app, discovery, library_assessor
 from riskcalc.service._auth import AuthError, TokenVerifier, VerifiedClient
 from riskcalc.service._cards import data_problem_card, render_card
 from riskcalc.service._fetch import fetch_queries
@@ -37,7 +37,7 @@ __all__ = [
     "data_problem_card",
     "discovery",
     "fetch_queries",
-    "library_assess",
+    "library_assessor",
     "prefetch_from_bundle",
     "render_card",
 ]

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -76,14 +77,28 @@ _ROUTES = {
 M = TypeVar("M", bound=BaseModel)
 
 
-def library_assess(bundle: dict[str, Any], patient_id: str, horizon: int | None) -> RiskReport:
-    """Read the patient's history from the Bundle and assess it, through the public API only."""
-    import riskcalc
+def library_assessor(model_path: Path | None = None) -> AssessFn:
+    """The library call, with the model loaded now (so a missing or altered model stops start-up).
 
-    history = riskcalc.read_history(bundle, patient_id=patient_id)
-    # getattr until issue 6 lands riskcalc.assess (then: riskcalc.assess(history, ...)).
-    assess: Callable[..., RiskReport] = getattr(riskcalc, "assess")  # noqa: B009
-    return assess(history, horizon_months=horizon)
+    Reads the patient's history from the combined Bundle with :func:`riskcalc.read_history`
+    (``patient_id`` = the hook context's, so another patient's records are never mixed in) and
+    assesses it with :func:`riskcalc.assess`; the service computes nothing itself.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be loaded (``model.not_found``, ``model.hash_mismatch``, …).
+    """
+    import riskcalc
+    from riskcalc.model import load_model
+
+    model = load_model(model_path)
+
+    def assess(bundle: dict[str, Any], patient_id: str, horizon: int | None) -> RiskReport:
+        history = riskcalc.read_history(bundle, patient_id=patient_id)
+        return riskcalc.assess(history, horizon_months=horizon, model=model)
+
+    return assess
 
 
 class ServiceError(Exception):
@@ -322,10 +337,14 @@ class _Service:
             raise ServiceError(400, "service.bad_request", exc.message) from None
         try:
             report = self.assess(bundle, patient_id, s.horizon_months)
-        except RiskCalcError as exc:
+        except InputError as exc:
             # The record could not be used: a card that says why, never a number.
             card = data_problem_card(exc, s)
             return HookResponse(cards=(card,)).model_dump(mode="json", exclude_none=True)
+        except RiskCalcError as exc:  # model or configuration: the service's fault, not the data's
+            raise ServiceError(
+                500, "service.internal", f"the service cannot assess [{exc.code}]"
+            ) from None
         actions: tuple[SystemAction, ...] = ()
         if s.include_system_actions and report.status is ReportStatus.OK:
             actions = (
@@ -365,7 +384,7 @@ def _check_service(service_id: str) -> None:
         )
 
 
-def create_app(settings: ServiceSettings, *, assess: AssessFn = library_assess) -> FastAPI:
+def create_app(settings: ServiceSettings, *, assess: AssessFn | None = None) -> FastAPI:
     """The CDS Hooks application for ``settings``.
 
     Parameters
@@ -374,12 +393,17 @@ def create_app(settings: ServiceSettings, *, assess: AssessFn = library_assess) 
         Checked with :meth:`ServiceSettings.check_complete` (raises
         :class:`~riskcalc.errors.ConfigError`); the JWK Set file is read here.
     assess
-        The library call that turns the combined Bundle into a report (default: read the history
-        and :func:`riskcalc.assess` it). Replaceable for integrators who pin a model.
+        The call that turns the combined Bundle into a report; default
+        :func:`library_assessor` with ``settings.model_path`` (loaded here).
+
+    Raises
+    ------
+    ConfigError, ModelError
+        Incomplete settings, an unreadable JWK Set file, or a model that cannot be loaded.
     """
     settings.check_complete()
     quiet_http_loggers()
-    service = _Service(settings, assess)
+    service = _Service(settings, assess or library_assessor(settings.model_path))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -52,6 +52,8 @@ class ServiceSettings(BaseModel):
         JSON Lines file that feedback is appended to; None keeps no record.
     horizon_months
         Horizon passed to :func:`riskcalc.assess`; None uses the model's default.
+    model_path
+        Model artifact folder; None uses the shipped default model.
     include_system_actions
         Return the FHIR ``RiskAssessment`` as a ``systemActions`` ``create`` entry.
     fhir_server_allow
@@ -81,7 +83,8 @@ class ServiceSettings(BaseModel):
     link_type: LinkType = LinkType.ABSOLUTE
     feedback_file: Path | None = None
     horizon_months: int | None = Field(None, gt=0)
-    include_system_actions: bool = True
+    model_path: Path | None = None
+    include_system_actions: bool = False
     fhir_server_allow: tuple[str, ...] = ()
     fetch_timeout_s: float = Field(5.0, gt=0)
     fetch_max_response_bytes: int = Field(50 * 1024 * 1024, gt=0)

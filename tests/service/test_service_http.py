@@ -317,3 +317,54 @@ def test_dev_no_auth_warns_on_every_start(caplog: pytest.LogCaptureFixture) -> N
         if r.levelno == logging.WARNING and "AUTHENTICATION IS OFF" in r.message
     ]
     assert len(warnings) == 2
+
+
+def test_reader_error_from_the_library_gives_a_card_without_a_number(
+    settings: ServiceSettings, synthea: Any, token_for: Any
+) -> None:
+    import riskcalc
+
+    pid, prefetch, _ = synthea
+
+    def read_then_assess(bundle: dict[str, Any], patient_id: str, h: int | None) -> RiskReport:
+        riskcalc.read_history(bundle, patient_id=patient_id)  # the real reader
+        return stand_in_assess()(bundle, patient_id, h)
+
+    no_patient = dict(prefetch, patient=None)  # the client found no Patient
+    with serve(create_app(settings, assess=read_then_assess)) as url:
+        response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, no_patient), headers=token_for())
+    assert response.status_code == 200
+    (card,) = response.json()["cards"]
+    assert "input." in card["detail"]
+    assert not re.search(r"\d\s*%", card["summary"] + card["detail"])
+
+
+def test_model_error_is_500_not_a_data_card(
+    settings: ServiceSettings, synthea: Any, token_for: Any
+) -> None:
+    from riskcalc.errors import ModelError
+
+    pid, prefetch, _ = synthea
+    error = ModelError("model.hash_mismatch", "a file of the model was altered")
+    with serve(create_app(settings, assess=_raising_assess(error))) as url:
+        response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, prefetch), headers=token_for())
+    assert response.status_code == 500
+    assert response.json()["error"]["message"] == "the service cannot assess [model.hash_mismatch]"
+
+
+def test_end_to_end_with_the_default_model(
+    settings: ServiceSettings, synthea: Any, token_for: Any
+) -> None:
+    from riskcalc.errors import ModelError
+
+    try:
+        app = create_app(settings)  # the real library: read_history + assess
+    except ModelError as exc:
+        pytest.skip(f"default model not built ({exc.code}; `make model`)")
+    pid, prefetch, _ = synthea
+    with serve(app) as url:
+        response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, prefetch), headers=token_for())
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    assert len(card["summary"]) <= 140 and "research use" in card["summary"]
+    assert "Research use only" in card["detail"]
