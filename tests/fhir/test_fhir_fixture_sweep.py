@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import riskcalc
+from riskcalc.errors import ERROR_CODES, WARNING_CODES, RiskCalcError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(os.environ.get("RISKCALC_FIXTURES", ROOT.parent / "shared" / "fixtures"))
-from riskcalc.errors import ERROR_CODES, WARNING_CODES, RiskCalcError
 
 FILES = (
     sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.name != "README.md")

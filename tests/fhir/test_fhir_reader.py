@@ -52,7 +52,9 @@ def test_ad0_one_hospitalised_covid_episode_absorbing_its_records(
     assert episode.pathogen is Pathogen.COVID19
     assert episode.onset == dt.date(2020, 3, 8)
     assert episode.severity is Severity.HOSPITALISED
-    bundle = orjson.loads(bz2.open(fixtures / "synthea-blaze" / f"{AD0}.json.bz2").read())
+    bundle = orjson.loads(
+        bz2.decompress((fixtures / "synthea-blaze" / f"{AD0}.json.bz2").read_bytes())
+    )
     by_code: dict[str, list[str]] = {}
     for entry in bundle["entry"]:
         r = entry["resource"]
