@@ -51,7 +51,7 @@ class AttachmentKind:
     OVERLAP = "overlap"  # must overlap the interval: encounter, procedure, medication
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Attachment:
     """A record that describes an illness but does not start an episode by itself.
 
@@ -173,6 +173,22 @@ def _apply(e: InfectionEpisode, attached: list[Attachment]) -> InfectionEpisode:
     )
 
 
+def _attachment_key(a: Attachment) -> tuple[object, ...]:
+    """A total order on attachments (None sorts first), so results never depend on input order."""
+    return (
+        a.start,
+        a.end,
+        a.sources,
+        a.kind,
+        a.pathogen or "",
+        a.standalone or "",
+        a.severity.rank if a.severity else -1,
+        -1.0 if a.il6_pg_ml is None else a.il6_pg_ml,
+        a.il6_blockade,
+        a.corticosteroids,
+    )
+
+
 def build_episodes(
     anchors: Iterable[InfectionEpisode],
     attachments: Iterable[Attachment] = (),
@@ -187,7 +203,7 @@ def build_episodes(
     base = list(merge_episodes(anchors, window_days=window_days))
     joined: list[list[Attachment]] = [[] for _ in base]
     standalone: list[InfectionEpisode] = []
-    for a in sorted(set(attachments)):
+    for a in sorted(set(attachments), key=_attachment_key):
         best: tuple[int, str, dt.date, int] | None = None
         for i, e in enumerate(base):
             dist = _eligible(a, e, window_days)
