@@ -1,0 +1,211 @@
+"""CDS Hooks service under a sustained load, on loopback, with real tokens.
+
+Starts the service in a subprocess on 127.0.0.1 (JWT verification on, a JWK Set the benchmark
+makes), then sends ``patient-view`` calls carrying a Synthea-size prefetch (built from the largest
+synthea-blaze Bundle) at a fixed rate (open loop: a slow answer does not delay the next call),
+each with a freshly signed ES384 token. Reports p50 and p99 latency and the number of errors.
+Floor: the p50 of a trivial ``GET /cds-services`` on the same server.
+
+Target (issue 8): at 20 requests/s, p99 < 150 ms and no errors on a 2-core machine.
+
+When the default model is not built (``make model``), the service runs with a stand-in that
+returns a fixed report, so the figures then measure the service's own cost (HTTP, token, JSON,
+prefetch) without the assessment; the notes say which mode ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bz2
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import orjson
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench._harness import Measurement
+
+RATE_PER_S = 20.0
+DURATION_S = 20.0
+TARGET_P99_MS = 150.0
+ISSUER = "https://ehr.bench.example"
+FIXTURES = Path(
+    os.environ.get("RISKCALC_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+)
+
+_SERVER = r"""
+import sys, datetime as dt
+from pathlib import Path
+import uvicorn
+from riskcalc.errors import ModelError
+from riskcalc.service import ServiceSettings, create_app
+jwks, port, service_url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+settings = ServiceSettings(service_url=service_url, jwks_file=Path(jwks), issuers=(sys.argv[4],))
+try:
+    app = create_app(settings)
+    print("MODE library", flush=True)
+except ModelError:
+    from riskcalc.report import ModelInfo, ReportStatus, RiskEstimate, RiskReport
+    def assess(bundle, patient_id, horizon):
+        return RiskReport(patient_id=patient_id, as_of=dt.date(2024, 1, 1), status=ReportStatus.OK,
+            risk=RiskEstimate(probability=0.1, interval_low=0.05, interval_high=0.2,
+                              interval_method="stand-in", horizon_months=24),
+            model=ModelInfo(model_id="stand-in", version="0", trained_on="nothing",
+                            trained_on_simulated_data=True))
+    app = create_app(settings, assess=assess)
+    print("MODE stand-in", flush=True)
+uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
+            log_config=None)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _largest_synthea_bundle() -> dict[str, Any]:
+    candidates = [
+        p for p in (FIXTURES / "synthea-blaze").glob("*.json.bz2") if not p.name.startswith("0-")
+    ]
+    path = max(candidates, key=lambda p: p.stat().st_size)
+    data: dict[str, Any] = json.loads(bz2.decompress(path.read_bytes()))
+    return data
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def _drive(
+    url: str, endpoint: str, body: bytes, key: Any, duration_s: float
+) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    n = int(RATE_PER_S * duration_s)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+
+        async def one(i: int, start: float) -> None:
+            nonlocal errors
+            await asyncio.sleep(max(0.0, start + i / RATE_PER_S - time.perf_counter()))
+            now = int(time.time())
+            claims = {
+                "iss": ISSUER,
+                "sub": "bench",
+                "aud": endpoint,
+                "iat": now,
+                "exp": now + 60,
+                "jti": str(uuid.uuid4()),
+            }
+            token = jwt.encode(claims, key, algorithm="ES384", headers={"kid": "bench"})
+            t0 = time.perf_counter()
+            try:
+                response = await client.post(
+                    url,
+                    content=body,
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "content-type": "application/json",
+                    },
+                )
+                ok = response.status_code == 200 and response.json().get("cards")
+            except httpx.HTTPError:
+                ok = False
+            latencies.append((time.perf_counter() - t0) * 1000)
+            errors += 0 if ok else 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i, start) for i in range(n)))
+    return latencies, errors
+
+
+def run() -> list[Measurement]:
+    from riskcalc.service import prefetch_from_bundle
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "bench", "alg": "ES384", "use": "sig"})
+    pid, prefetch = prefetch_from_bundle(_largest_synthea_bundle())
+    call = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/bench", "patientId": pid},
+        "prefetch": prefetch,
+    }
+    body = orjson.dumps(call)
+    port = _free_port()
+    service_url = f"http://127.0.0.1:{port}"
+    endpoint = f"{service_url}/cds-services/riskcalc-relapse-risk"
+    with tempfile.TemporaryDirectory() as tmp:
+        jwks = Path(tmp) / "jwks.json"
+        jwks.write_text(json.dumps({"keys": [jwk]}))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, str(jwks), str(port), service_url, ISSUER],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            mode = (proc.stdout.readline() if proc.stdout else "").split()[-1]
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"{service_url}/cds-services", timeout=1.0)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("the service did not start") from None
+                    time.sleep(0.1)
+            floor_times = []
+            with httpx.Client() as client:
+                for _ in range(200):
+                    t0 = time.perf_counter()
+                    client.get(f"{service_url}/cds-services")
+                    floor_times.append((time.perf_counter() - t0) * 1000)
+            # Warm up (first-call imports, caches), then the sustained run.
+            asyncio.run(_drive(endpoint, endpoint, body, key, 1.0))
+            latencies, errors = asyncio.run(_drive(endpoint, endpoint, body, key, DURATION_S))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    floor = statistics.median(floor_times)
+    p50, p99 = _percentile(latencies, 50), _percentile(latencies, 99)
+    notes = (
+        f"mode={mode}; {len(latencies)} calls at {RATE_PER_S:g}/s for {DURATION_S:g} s; "
+        f"prefetch {len(body) / 1e6:.2f} MB, {sum(len(v['entry']) for k, v in prefetch.items() if k != 'patient')} resources; "
+        "ES384 token per call"
+    )
+    return [
+        Measurement(
+            "hook p50 latency", p50, "ms", "GET /cds-services p50", floor, p50 / floor, notes=notes
+        ),
+        Measurement(
+            "hook p99 latency",
+            p99,
+            "ms",
+            "GET /cds-services p50",
+            floor,
+            p99 / floor,
+            target=f"< {TARGET_P99_MS:g} ms",
+            met=p99 < TARGET_P99_MS,
+            notes=notes,
+        ),
+        Measurement(
+            "hook errors", float(errors), "calls", target="== 0", met=errors == 0, notes=notes
+        ),
+    ]

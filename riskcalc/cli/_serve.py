@@ -1,0 +1,145 @@
+"""``riskcalc serve``: run the CDS Hooks service with uvicorn (needs the ``service`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from riskcalc.errors import ConfigError
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the CDS Hooks service (research use)",
+        description=(
+            "Run the CDS Hooks 2.0 service (patient-view) on HOST:PORT. Tokens from CDS clients "
+            "are verified unless --dev-no-auth. See docs/integrators/cds-hooks.md."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument("--jwks-url", help="URL of the CDS clients' JWK Set")
+    keys.add_argument("--jwks-file", type=Path, help="file holding the CDS clients' JWK Set")
+    parser.add_argument(
+        "--issuer",
+        action="append",
+        default=[],
+        metavar="ISS",
+        help="allowed token issuer (repeat for several)",
+    )
+    parser.add_argument(
+        "--audience",
+        metavar="URL",
+        help="base URL clients call this service at; tokens' aud must be URL/cds-services/<id>",
+    )
+    parser.add_argument(
+        "--feedback-file",
+        type=Path,
+        default=Path("riskcalc-cds-feedback.jsonl"),
+        help="JSON Lines file feedback is appended to (default ./riskcalc-cds-feedback.jsonl)",
+    )
+    parser.add_argument("--app-url", help="URL of the riskcalc app the cards link to")
+    parser.add_argument(
+        "--link-type", choices=("absolute", "smart"), default="absolute", help="card link type"
+    )
+    parser.add_argument(
+        "--warning-at",
+        type=float,
+        default=0.20,
+        metavar="P",
+        help="risk (0-1) from which the card indicator is 'warning' (default 0.20)",
+    )
+    parser.add_argument("--horizon-months", type=int, help="prediction horizon (model default)")
+    parser.add_argument("--model", type=Path, help="model artifact folder (default: shipped)")
+    parser.add_argument(
+        "--max-request-mb", type=float, default=20.0, help="largest request body, MB (default 20)"
+    )
+    parser.add_argument(
+        "--fhir-server-allow",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="FHIR server prefix the service may query when prefetch is missing (repeat); "
+        "default: any https server",
+    )
+    parser.add_argument(
+        "--system-actions",
+        action="store_true",
+        help="also return the FHIR RiskAssessment as a systemActions 'create'",
+    )
+    parser.add_argument(
+        "--dev-no-auth",
+        action="store_true",
+        help="TURN OFF token verification (local development only)",
+    )
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~riskcalc.service.ServiceSettings` the arguments describe."""
+    from pydantic import ValidationError
+
+    from riskcalc.service import ServiceSettings
+
+    try:
+        return ServiceSettings(
+            service_url=args.audience,
+            jwks_url=args.jwks_url,
+            jwks_file=args.jwks_file,
+            issuers=tuple(args.issuer),
+            dev_no_auth=args.dev_no_auth,
+            max_request_bytes=int(args.max_request_mb * 1024 * 1024),
+            warning_at_probability=args.warning_at,
+            app_url=args.app_url,
+            link_type=args.link_type,
+            feedback_file=args.feedback_file,
+            horizon_months=args.horizon_months,
+            model_path=args.model,
+            include_system_actions=args.system_actions,
+            fhir_server_allow=tuple(args.fhir_server_allow),
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError("config.invalid", problems) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from riskcalc.service import create_app
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            "config.invalid",
+            f"the service needs the 'service' extra ({exc.name} is missing): "
+            "pip install 'riskcalc[service]'",
+        ) from exc
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from_args(args)
+    if settings.dev_no_auth:
+        print(
+            "riskcalc serve: WARNING: --dev-no-auth: token verification is OFF. Anyone who can "
+            "reach this port can send patient data and read results. Local development only.",
+            file=sys.stderr,
+        )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=False,  # the service logs each request itself, without patient data
+        log_level=args.log_level,
+        log_config=None,
+        server_header=False,
+    )
+    return 0
