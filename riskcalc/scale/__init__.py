@@ -1,1 +1,192 @@
-"""(in progress)"""
+"""Cohorts past one machine: the reader and the scorer on Dask (DESIGN.md §8, issue 9).
+
+The per-patient functions are pure, so the Dask engine only decides where they run: NDJSON files
+are read in byte ranges whose resources are hash-partitioned by patient id; each partition builds
+and scores its patients; JSON (Bundle) files are read whole, a batch per task. The output is the
+in-process engine's output row for row, bit for bit, in the same order (the reader's order:
+files in sorted path order, patients sorted by id within a unit, the NDJSON pool last). See
+``docs/researchers/dask.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from riskcalc.config import DEFAULT_LIMITS, Limits
+from riskcalc.history import PatientHistory, ReadFailure
+from riskcalc.scale._cluster import Scheduler, dask_client
+from riskcalc.scale._engine import Tuning, keep_results, run_ordered
+
+if TYPE_CHECKING:
+    from riskcalc.fhir import Source
+    from riskcalc.model import RiskModel
+    from riskcalc.report import Reconciliation
+
+__all__ = ["Scheduler", "Tuning", "dask_client", "histories_dask", "score_cohort_dask"]
+
+Row = dict[str, Any]
+
+
+def _score_entries(
+    results: list[PatientHistory | ReadFailure],
+    *,
+    as_of: dt.date,
+    horizon_months: int | None,
+    model: RiskModel,
+) -> list[tuple[Row | None, Row | None]]:
+    """(score row, None) per history and (None, error row) per failure, in input order."""
+    from riskcalc.report._score import CHUNK_PATIENTS, chunked, score_chunk
+
+    out: list[tuple[Row | None, Row | None]] = []
+    for chunk in chunked(results, CHUNK_PATIENTS):
+        rows, errors = score_chunk(chunk, as_of=as_of, horizon_months=horizon_months, model=model)
+        row_iter, error_iter = iter(rows), iter(errors)
+        for item in chunk:
+            if isinstance(item, PatientHistory):
+                out.append((next(row_iter), None))
+            else:
+                out.append((None, next(error_iter)))
+    return out
+
+
+def _rechunk(
+    units: Iterable[list[tuple[Row | None, Row | None]]], size: int
+) -> Iterator[tuple[list[Row], list[Row]]]:
+    """The in-process engine's chunks: ``size`` read results each, whatever the unit bounds."""
+    rows: list[Row] = []
+    errors: list[Row] = []
+    n = 0
+    for unit in units:
+        for row, error in unit:
+            if row is not None:
+                rows.append(row)
+            if error is not None:
+                errors.append(error)
+            n += 1
+            if n == size:
+                yield rows, errors
+                rows, errors, n = [], [], 0
+    if n:
+        yield rows, errors
+
+
+def score_cohort_dask(
+    source: Source,
+    out: str | Path,
+    *,
+    as_of: dt.date,
+    horizon_months: int | None = None,
+    model: RiskModel | None = None,
+    scheduler: Scheduler = None,
+    on_progress: Callable[[int], object] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    tuning: Tuning | None = None,
+) -> Reconciliation:
+    """Score every patient of a cohort on Dask; the same files as :func:`score_cohort`.
+
+    Parameters
+    ----------
+    source
+        A folder (Bulk Data NDJSON export, Bundles, or both) or one .json/.ndjson file; other
+        sources (bytes, dicts) are read by the in-process engine, they fit in memory anyway.
+    out
+        The scores file, ``.csv`` or ``.parquet``; the errors file goes beside it
+        (:func:`~riskcalc.report.errors_path_for`). Both are written atomically by this process.
+    as_of
+        Assessment date.
+    horizon_months
+        Prediction horizon, months (default: the model's default).
+    model
+        A loaded model (default: :func:`riskcalc.model.load_model`); shipped to every worker.
+    scheduler
+        A Dask scheduler address (``tcp://host:8786``), a ``distributed.Client``, or None for a
+        LocalCluster with one single-threaded worker process per core.
+    on_progress
+        Called with the number of patients written after every chunk.
+    limits
+        The reader's limits.
+    tuning
+        Sizes of the work (:class:`Tuning`); the defaults suit workers of 2 GB or more.
+
+    Returns
+    -------
+    Reconciliation
+        ``read = scored + not applicable + failed``, as the in-process engine counts it.
+
+    Raises
+    ------
+    InputError
+        For a single-file source that cannot be read (as the in-process engine).
+    ConfigError
+        The output suffix is not .csv/.parquet; the scheduler cannot be reached.
+    """
+    from riskcalc.report._score import (
+        CHUNK_PATIENTS,
+        check_output_path,
+        score_cohort,
+        write_results,
+    )
+
+    out = check_output_path(Path(out))
+    if not isinstance(source, str | Path):
+        return score_cohort(
+            source,
+            out,
+            as_of=as_of,
+            horizon_months=horizon_months,
+            model=model,
+            on_progress=on_progress,
+        )
+    if model is None:
+        from riskcalc.model import load_model
+
+        model = load_model()
+    today = dt.date.today()
+    with dask_client(scheduler) as client:
+        units = run_ordered(
+            client,
+            source,
+            finish=_score_entries,
+            finish_kwargs={"as_of": as_of, "horizon_months": horizon_months, "model": model},
+            today=today,
+            limits=limits,
+            tuning=tuning or Tuning(),
+        )
+        return write_results(_rechunk(units, CHUNK_PATIENTS), out, on_progress=on_progress)
+
+
+def histories_dask(
+    source: Source,
+    *,
+    scheduler: Scheduler = None,
+    limits: Limits = DEFAULT_LIMITS,
+    today: dt.date | None = None,
+    tuning: Tuning | None = None,
+) -> Iterator[PatientHistory | ReadFailure]:
+    """Every patient's history (or failure), built on Dask, as :func:`read_histories` yields them.
+
+    The same records in the same order as ``read_histories(source)``; for ``riskcalc train
+    --engine dask``. The reading is spread over the cluster; the histories come back to this
+    process (a few kB each), partition by partition. Other sources than a path are read
+    in-process.
+    """
+    from riskcalc.fhir import read_histories
+
+    day = today or dt.date.today()
+    if not isinstance(source, str | Path):
+        yield from read_histories(source, limits=limits, today=day)
+        return
+    with dask_client(scheduler) as client:
+        for unit in run_ordered(
+            client,
+            source,
+            finish=keep_results,
+            finish_kwargs={},
+            today=day,
+            limits=limits,
+            tuning=tuning or Tuning(),
+        ):
+            yield from unit

@@ -1,0 +1,710 @@
+"""A cohort folder in pieces: the reader's semantics, split so that the pieces can run anywhere.
+
+:func:`riskcalc.fhir.read_histories` reads a folder as units: every JSON file is a unit, and all
+NDJSON files together are one unit (the *pool*: a Bulk Data export spreads one patient over one
+file per resource type). This module gives the same results in pieces that fit in a worker:
+
+1. :func:`plan_folder` lists the files (the reader's order) and cuts every plain NDJSON file into
+   byte ranges that end on line ends (:class:`FileChunk`).
+2. :func:`partition_chunk` parses one range and hash-partitions its resources by patient id (the
+   id a ``subject``/``patient``/``beneficiary`` reference names; a Patient by its own id) into
+   :class:`Piece` objects, and returns what the pool needs globally (:class:`ChunkSummary`: line
+   counts, bad lines, a depth summary, unresolved references, shared Medications).
+3. :func:`pool_context` combines the summaries: files that fail the depth limit, line offsets,
+   unit-level issues; :func:`others_in_partition` finds references to patients not in the input.
+4. :func:`partition_histories` gathers one partition's pieces and builds its histories with the
+   reader's own grouping and extraction.
+
+Identical results hold when every patient reference can be resolved from its text (the case of
+every Bulk Data export: ids are FHIR ids, no ``fullUrl``). A pool where resolution would need a
+global alias table (a Patient without an id, an id that is not a FHIR id, an embedded Bundle whose
+Patient ``fullUrl`` names another id) is flagged by :attr:`ChunkSummary.exceptional` and the caller
+reads the pool in one piece with :func:`pool_histories`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from riskcalc.config import DEFAULT_LIMITS, Limits
+from riskcalc.errors import InputError, Issue
+from riskcalc.fhir import _check_size, _failure, _histories
+from riskcalc.fhir._extract import extract
+from riskcalc.fhir._group import (
+    _PATIENT_URL,
+    PATIENT_TYPES,
+    SHARED_TYPES,
+    Item,
+    PatientGroup,
+    _assign,
+    _flatten,
+    _patient_refs,
+    _patients,
+    _summaries,
+)
+from riskcalc.fhir._source import (
+    _BOM,
+    Unit,
+    _files,
+    _kind,
+    _unit_from_bytes,
+    parse_ndjson,
+    read_bytes,
+)
+from riskcalc.history import PatientHistory, ReadFailure
+
+__all__ = [
+    "ChunkSummary",
+    "FileChunk",
+    "FolderPlan",
+    "Piece",
+    "PoolContext",
+    "history_from_resources",
+    "json_files_histories",
+    "others_in_partition",
+    "partition_chunk",
+    "partition_histories",
+    "partition_of",
+    "plan_folder",
+    "pool_context",
+    "pool_histories",
+    "route_key",
+]
+
+#: Default size of one NDJSON byte range read by one task, bytes.
+CHUNK_BYTES = 32 * 1024 * 1024
+
+Result = PatientHistory | ReadFailure
+#: One resource in a partition: (chunk id, line in chunk, index in line, location suffix,
+#: fullUrl, resource JSON).
+Record = tuple[int, int, int, str, str | None, bytes]
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+def route_key(ref: str) -> str | None:
+    """The patient id a reference names by its text alone, as the reader resolves it.
+
+    >>> route_key("Patient/123"), route_key("urn:uuid:ab-1"), route_key("Group/9")
+    ('123', 'ab-1', None)
+    """
+    m = _PATIENT_URL.search(ref)
+    if m:
+        return m.group(1)
+    if ref.startswith("urn:uuid:"):
+        return ref[len("urn:uuid:") :]
+    return None
+
+
+def partition_of(patient_id: str, n_partitions: int) -> int:
+    """Partition of a patient id: CRC-32 of its UTF-8 bytes modulo ``n_partitions``.
+
+    Stable across processes and machines (Python's ``hash`` of a str is salted per process).
+    """
+    return zlib.crc32(patient_id.encode("utf-8")) % n_partitions
+
+
+def _routable_patient(pid: Any, full_url: str | None) -> bool:
+    """True if every alias the reader gives this Patient resolves to it by its text alone."""
+    if not isinstance(pid, str) or not pid:
+        return False
+    if route_key(f"Patient/{pid}") != pid or route_key(f"urn:uuid:{pid}") != pid:
+        return False
+    return full_url is None or route_key(full_url) == pid
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileChunk:
+    """A byte range of one NDJSON file, ending on a line end (``stop=None``: to the end).
+
+    ``whole`` ranges are compressed files, read and decompressed in one piece.
+    """
+
+    chunk_id: int
+    file_index: int
+    path: str
+    start: int
+    stop: int | None
+    whole: bool
+    is_log: bool
+
+
+@dataclass(frozen=True)
+class FolderPlan:
+    """The reader's order of a source, cut into work.
+
+    ``order`` lists, in the reader's output order, ``("json", path)`` for a JSON file unit,
+    ``("ndjson", file_index)`` for an NDJSON file (whose failure, if any, is yielded there) and
+    ``("pool", None)`` last when there are NDJSON files.
+    """
+
+    pool_label: str
+    order: tuple[tuple[str, Any], ...]
+    ndjson_files: tuple[str, ...]
+    chunks: tuple[FileChunk, ...]
+    #: Files refused before reading (too large), by file index.
+    failures: dict[int, ReadFailure] = field(default_factory=dict)
+    #: True for a single-file source: a failure raises instead of being yielded.
+    single_file: bool = False
+    ndjson_bytes: int = 0
+
+
+def _boundaries(path: Path, size: int, chunk_bytes: int) -> list[tuple[int, int | None]]:
+    """Byte ranges of about ``chunk_bytes`` that start after a newline."""
+    starts = [0]
+    with path.open("rb") as fh:
+        pos = chunk_bytes
+        while pos < size:
+            fh.seek(pos - 1)
+            fh.readline()  # to the end of the line holding byte pos - 1
+            nxt = fh.tell()
+            if nxt >= size:
+                break
+            if nxt > starts[-1]:
+                starts.append(nxt)
+            pos = max(nxt, starts[-1]) + chunk_bytes
+    return [(s, e) for s, e in zip(starts, [*starts[1:], None], strict=True)]
+
+
+def plan_folder(
+    source: str | Path,
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FolderPlan:
+    """Plan the reading of a folder (or one ``.json``/``.ndjson`` file) in the reader's order.
+
+    Parameters
+    ----------
+    source
+        A folder of FHIR files or one file, as :func:`riskcalc.fhir.read_histories` takes it.
+    chunk_bytes
+        Target size of an NDJSON byte range, bytes; compressed files are one range each.
+    limits
+        The reader's limits; a plain file above ``limits.max_bytes`` fails without being read.
+
+    Raises
+    ------
+    InputError
+        ``input.not_found`` / ``input.unsupported_source`` for a missing or unsupported file.
+    """
+    path = Path(source)
+    if path.is_dir():
+        files, pool_label, single = _files(path), str(path), False
+    elif not path.exists():
+        raise InputError("input.not_found", f"{path} does not exist", location=str(path))
+    elif _kind(path) is None:
+        raise InputError(
+            "input.unsupported_source",
+            f"{path.name}: expected .json or .ndjson, optionally .gz or .bz2",
+            location=str(path),
+        )
+    else:
+        files, pool_label, single = [path], str(path), True
+    order: list[tuple[str, Any]] = []
+    ndjson: list[str] = []
+    chunks: list[FileChunk] = []
+    failures: dict[int, ReadFailure] = {}
+    total = 0
+    for p in files:
+        if _kind(p) != "ndjson":
+            order.append(("json", str(p)))
+            continue
+        index = len(ndjson)
+        ndjson.append(str(p))
+        order.append(("ndjson", index))
+        name = p.name.lower()
+        is_log = name.startswith("log.ndjson") if single else name.startswith("log.")
+        if name.endswith((".gz", ".bz2")):
+            chunks.append(FileChunk(len(chunks), index, str(p), 0, None, True, is_log))
+            total += p.stat().st_size
+            continue
+        size = p.stat().st_size
+        if size > limits.max_bytes:
+            try:
+                read_bytes(p, limits)  # raises the reader's own input.too_large error
+            except InputError as exc:
+                if single:
+                    raise
+                failures[index] = _failure(exc, None)
+                continue
+        total += size
+        for start, stop in _boundaries(p, size, chunk_bytes):
+            chunks.append(FileChunk(len(chunks), index, str(p), start, stop, False, is_log))
+    if ndjson:
+        order.append(("pool", None))
+    return FolderPlan(
+        pool_label=pool_label,
+        order=tuple(order),
+        ndjson_files=tuple(ndjson),
+        chunks=tuple(chunks),
+        failures=failures,
+        single_file=single,
+        ndjson_bytes=total,
+    )
+
+
+# --- stage 1: one byte range to partitions -------------------------------------------------------
+
+#: (net change, highest running depth or None) for a range read from outside / inside a string.
+DepthPart = tuple[int, int | None]
+
+
+@dataclass(frozen=True)
+class DepthSummary:
+    """What :func:`riskcalc.fhir._source.max_depth` needs of one range to combine ranges exactly.
+
+    ``quote_parity`` is the parity of unescaped quotes; ``parts[k]`` the bracket summary when the
+    range starts with ``k`` (0 or 1) open quote.
+    """
+
+    quote_parity: int
+    parts: tuple[DepthPart, DepthPart]
+
+
+def depth_summary(data: bytes) -> DepthSummary:
+    """The bracket-depth summary of a range that starts at a line start (see ``max_depth``)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+    if quotes.size:
+        maybe = quotes[(quotes > 0) & (buf[np.maximum(quotes - 1, 0)] == ord("\\"))]
+        escaped = []
+        for q in maybe.tolist():
+            run, i = 0, q - 1
+            while i >= 0 and data[i] == 0x5C:
+                run, i = run + 1, i - 1
+            if run % 2:
+                escaped.append(q)
+        if escaped:
+            quotes = quotes[~np.isin(quotes, np.asarray(escaped, dtype=np.int64))]
+    brackets = np.flatnonzero(
+        (buf == ord("{")) | (buf == ord("[")) | (buf == ord("}")) | (buf == ord("]"))
+    )
+    parity = int(quotes.size % 2)
+    if brackets.size == 0:
+        return DepthSummary(parity, ((0, None), (0, None)))
+    before = np.searchsorted(quotes, brackets) % 2
+    chars = buf[brackets]
+    steps = np.where((chars == ord("{")) | (chars == ord("[")), 1, -1).astype(np.int64)
+    parts: list[DepthPart] = []
+    for start_inside in (0, 1):
+        kept = steps[(before + start_inside) % 2 == 0]
+        if kept.size == 0:
+            parts.append((0, None))
+        else:
+            running = np.cumsum(kept)
+            parts.append((int(running[-1]), int(running.max())))
+    return DepthSummary(parity, (parts[0], parts[1]))
+
+
+def combine_depth(summaries: Iterable[DepthSummary]) -> int:
+    """``max_depth`` of the concatenation of ranges, from their summaries in order."""
+    depth, inside, peak = 0, 0, None
+    for s in summaries:
+        net, top = s.parts[inside]
+        if top is not None:
+            peak = depth + top if peak is None else max(peak, depth + top)
+        depth += net
+        inside ^= s.quote_parity
+    return 0 if peak is None else peak
+
+
+@dataclass
+class Piece:
+    """One partition's share of one range: records in file order, and what needs a global view."""
+
+    records: list[Record] = field(default_factory=list)
+    patient_ids: list[str] = field(default_factory=list)
+    #: Resources per referenced patient id (to find references to patients not in the input).
+    referenced: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ChunkSummary:
+    """What one range contributes to the pool as a whole (small)."""
+
+    chunk_id: int
+    file_index: int
+    n_newlines: int = 0
+    depth: DepthSummary = DepthSummary(0, ((0, None), (0, None)))
+    failure: ReadFailure | None = None
+    #: (line in chunk, location suffix, code, message) of unit-level issues.
+    issues: list[tuple[int, str, str, str]] = field(default_factory=list)
+    n_unresolved: int = 0
+    first_unresolved: list[str] = field(default_factory=list)
+    #: Medications, for ``medicationReference``: (line, index, fullUrl, resource).
+    shared: list[tuple[int, int, str | None, dict[str, Any]]] = field(default_factory=list)
+    #: Why the pool cannot be partitioned (see the module docstring), or None.
+    exceptional: str | None = None
+    n_resources: int = 0
+    n_bytes: int = 0
+
+
+def _read_range(chunk: FileChunk, limits: Limits) -> bytes:
+    if chunk.whole:
+        return read_bytes(Path(chunk.path), limits)
+    with open(chunk.path, "rb") as fh:
+        fh.seek(chunk.start)
+        return fh.read() if chunk.stop is None else fh.read(chunk.stop - chunk.start)
+
+
+def partition_chunk(
+    chunk: FileChunk, n_partitions: int, *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[ChunkSummary, list[Piece]]:
+    """Parse one NDJSON range and split its resources into ``n_partitions`` pieces.
+
+    A line is parsed as :func:`riskcalc.fhir._source.parse_ndjson` does; a resource goes to the
+    partition of the patient it belongs to (:func:`route_key` of its first patient reference that
+    names one; a Patient by its id); Medications go to the summary (every partition needs them);
+    a patient-type resource that names no patient is counted as unresolved.
+
+    Memory: the range's bytes (about ``chunk_bytes``) twice, plus one parsed line at a time.
+    """
+    summary = ChunkSummary(chunk.chunk_id, chunk.file_index)
+    pieces = [Piece() for _ in range(n_partitions)]
+    try:
+        data = _read_range(chunk, limits)
+    except InputError as exc:
+        summary.failure = _failure(exc, None)
+        return summary, pieces
+    if chunk.start == 0 and data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    summary.n_bytes = len(data)
+    summary.n_newlines = data.count(b"\n")
+    summary.depth = depth_summary(data)
+    unresolved: list[str] = []
+    for line_no, line in enumerate(data.split(b"\n"), start=1):
+        if line.strip():
+            _route_line(line_no, line, chunk.is_log, summary, pieces, unresolved)
+    summary.n_unresolved = len(unresolved)
+    summary.first_unresolved = heapq.nsmallest(3, unresolved)
+    return summary, pieces
+
+
+def _route_line(
+    line_no: int,
+    line: bytes,
+    is_log: bool,
+    summary: ChunkSummary,
+    pieces: list[Piece],
+    unresolved: list[str],
+) -> None:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        summary.issues.append((line_no, "", "ndjson.bad_line", f"not JSON: {exc.msg}"))
+        return
+    if not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
+        if not (is_log and isinstance(value, dict)):
+            summary.issues.append(
+                (line_no, "", "ndjson.bad_line", "line is not a FHIR resource (no resourceType)")
+            )
+        return
+    plain = value["resourceType"] != "Bundle"
+    for index, x in enumerate(_flatten(value, "", None)):
+        if isinstance(x, Issue):
+            summary.issues.append((line_no, x.source or "", x.code, x.message))
+            continue
+        raw = line if plain else orjson.dumps(x.resource)
+        _route_item(line_no, index, x, raw, summary, pieces, unresolved)
+
+
+def _route_item(
+    line_no: int,
+    index: int,
+    item: Item,
+    raw: bytes,
+    summary: ChunkSummary,
+    pieces: list[Piece],
+    unresolved: list[str],
+) -> None:
+    summary.n_resources += 1
+    rtype = item.resource["resourceType"]
+    record: Record = (summary.chunk_id, line_no, index, item.location, item.full_url, raw)
+    if rtype == "Patient":
+        pid = item.resource.get("id")
+        if not isinstance(pid, str) or not _routable_patient(pid, item.full_url):
+            summary.exceptional = (
+                f"Patient {pid!r} (fullUrl {item.full_url!r}) cannot be resolved by id alone"
+            )
+            return
+        piece = pieces[partition_of(pid, len(pieces))]
+        piece.records.append(record)
+        piece.patient_ids.append(pid)
+        return
+    if rtype in SHARED_TYPES:
+        summary.shared.append((line_no, index, item.full_url, item.resource))
+        return
+    target = next((k for k in map(route_key, _patient_refs(item.resource)) if k is not None), None)
+    if target is None:
+        if rtype in PATIENT_TYPES:
+            unresolved.append(item.ref)
+        return
+    piece = pieces[partition_of(target, len(pieces))]
+    piece.records.append(record)
+    piece.referenced[target] = piece.referenced.get(target, 0) + 1
+
+
+# --- between the stages: the pool as a whole ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolContext:
+    """What every partition of the pool needs: the same for all of them."""
+
+    label: str
+    #: chunk id -> (file path, number of the chunk's first line minus one); failed files absent.
+    chunks: dict[int, tuple[str, int]]
+    #: File index -> failure, for NDJSON files that fail as a whole (size, depth, decompression).
+    failures: dict[int, ReadFailure]
+    issues: tuple[Issue, ...]
+    shared: dict[str, dict[str, Any]]
+    n_unresolved: int
+    first_unresolved: tuple[str, ...]
+    exceptional: str | None
+
+
+def pool_context(
+    plan: FolderPlan, summaries: Sequence[ChunkSummary], *, limits: Limits = DEFAULT_LIMITS
+) -> PoolContext:
+    """Combine the range summaries (in chunk order) as the reader sees the pool.
+
+    Files are refused as wholes the way the reader refuses them (``input.too_deep`` from the
+    combined depth, a decompression or size error); their lines count for nothing.
+    """
+    by_file: dict[int, list[ChunkSummary]] = {}
+    for s in sorted(summaries, key=lambda s: s.chunk_id):
+        by_file.setdefault(s.file_index, []).append(s)
+    failures = dict(plan.failures)
+    for index, parts in by_file.items():
+        failed = next((s.failure for s in parts if s.failure is not None), None)
+        if failed is None:
+            label = plan.ndjson_files[index]
+            depth = combine_depth(s.depth for s in parts)
+            if depth > limits.max_depth:
+                failed = _failure(
+                    InputError(
+                        "input.too_deep",
+                        f"{label} nests {depth} levels deep; the limit is {limits.max_depth}",
+                        location=label,
+                    ),
+                    None,
+                )
+        if failed is not None:
+            failures[index] = failed
+    chunks: dict[int, tuple[str, int]] = {}
+    issues: list[Issue] = []
+    shared: dict[str, dict[str, Any]] = {}
+    unresolved: list[str] = []
+    n_unresolved = 0
+    exceptional = None
+    for index in sorted(by_file):
+        if index in failures:
+            continue
+        offset = 0
+        for s in by_file[index]:
+            label = plan.ndjson_files[index]
+            chunks[s.chunk_id] = (label, offset)
+            issues.extend(
+                Issue(code=code, message=message, source=f"{label}:{offset + line}{suffix}")
+                for line, suffix, code, message in s.issues
+            )
+            for _, _, full_url, resource in s.shared:
+                rid = resource.get("id")
+                for key in (full_url, f"{resource['resourceType']}/{rid}" if rid else None):
+                    if key:
+                        shared.setdefault(key, resource)
+            n_unresolved += s.n_unresolved
+            unresolved.extend(s.first_unresolved)
+            exceptional = exceptional or s.exceptional
+            offset += s.n_newlines
+    return PoolContext(
+        label=plan.pool_label,
+        chunks=chunks,
+        failures=failures,
+        issues=tuple(issues),
+        shared=shared,
+        n_unresolved=n_unresolved,
+        first_unresolved=tuple(heapq.nsmallest(3, unresolved)),
+        exceptional=exceptional,
+    )
+
+
+@dataclass(frozen=True)
+class Others:
+    """References to patients not in the input, in one partition (or summed over all)."""
+
+    n_resources: int = 0
+    n_patients: int = 0
+    first_ids: tuple[str, ...] = ()
+
+    def __add__(self, other: Others) -> Others:
+        return Others(
+            self.n_resources + other.n_resources,
+            self.n_patients + other.n_patients,
+            tuple(heapq.nsmallest(3, (*self.first_ids, *other.first_ids))),
+        )
+
+
+def others_in_partition(pieces: Iterable[Piece], context: PoolContext) -> Others:
+    """Resources of one partition whose patient is not in the pool (cheap: no JSON parsing).
+
+    ``pieces`` are the partition's pieces of every range; pieces of failed files are skipped
+    by the caller or here (their chunk is not in ``context.chunks``).
+    """
+    ids: set[str] = set()
+    counts: dict[str, int] = {}
+    for piece in pieces:
+        if not piece.records or piece.records[0][0] not in context.chunks:
+            continue
+        ids.update(piece.patient_ids)
+        for pid, n in piece.referenced.items():
+            counts[pid] = counts.get(pid, 0) + n
+    others = {pid: n for pid, n in counts.items() if pid not in ids}
+    return Others(sum(others.values()), len(others), tuple(heapq.nsmallest(3, others)))
+
+
+def unit_issues(context: PoolContext, others: Others) -> list[Issue]:
+    """The pool's unit-level issues, worded by the reader's own ``_summaries``."""
+    # _summaries only uses sum/len/three smallest of its inputs: rebuild inputs with those.
+    pad = "\U0010ffff"
+    other_counts = {k: 1 for k in others.first_ids}
+    if others.n_patients > len(others.first_ids):
+        other_counts[pad] = 1
+    if other_counts:
+        first = min(other_counts)
+        other_counts[first] += others.n_resources - sum(other_counts.values())
+    unresolved = list(context.first_unresolved)
+    if unresolved:
+        unresolved += [unresolved[-1]] * (context.n_unresolved - len(unresolved))
+    return [*context.issues, *_summaries(other_counts, unresolved, context.label)]
+
+
+# --- stage 2: one partition to histories ---------------------------------------------------------
+
+
+def partition_histories(
+    pieces: Iterable[Piece],
+    context: PoolContext,
+    issues: Sequence[Issue],
+    *,
+    today: dt.date,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Result]:
+    """Histories (or failures) of one partition's patients, sorted by patient id.
+
+    ``pieces`` in chunk order; ``issues`` from :func:`unit_issues`. The same grouping
+    (``_patients``/``_assign``) and extraction as the reader, so each history equals the one
+    :func:`riskcalc.fhir.read_histories` builds.
+
+    Memory: the partition's resources parsed (about 5–10 times their NDJSON bytes) plus the
+    Medications of the pool.
+    """
+    items: list[Item] = []
+    for piece in pieces:
+        for chunk_id, line, _index, suffix, full_url, raw in piece.records:
+            where = context.chunks.get(chunk_id)
+            if where is None:
+                continue
+            label, offset = where
+            items.append(Item(orjson.loads(raw), f"{label}:{offset + line}{suffix}", full_url))
+    resolver, patients = _patients(items)
+    _assign(items, resolver, patients)
+    return [
+        _history_or_failure(patients[pid], context.shared, issues, today, limits)
+        for pid in sorted(patients)
+    ]
+
+
+def _history_or_failure(
+    g: PatientGroup,
+    shared: dict[str, dict[str, Any]],
+    issues: Sequence[Issue],
+    today: dt.date,
+    limits: Limits,
+) -> Result:
+    try:
+        _check_size(g, limits)
+        return extract(g, shared=shared, unit_issues=issues, today=today)
+    except InputError as exc:
+        return _failure(exc, g.patient_id)
+
+
+def history_from_resources(
+    patient: dict[str, Any],
+    resources: Iterable[dict[str, Any]],
+    *,
+    today: dt.date,
+    shared: dict[str, dict[str, Any]] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Result:
+    """One patient's history from their Patient resource and their other resources (pure).
+
+    ``resources`` are taken as belonging to the patient (no reference resolution); Medications
+    referenced by ``medicationReference`` go in ``shared`` keyed ``Medication/<id>``. A patient
+    over ``limits.max_resources_per_patient`` is a :class:`ReadFailure`.
+    """
+    pid = patient.get("id")
+    pid = pid if isinstance(pid, str) and pid else "patient-0"
+    group = PatientGroup(pid, Item(patient, f"Patient/{pid}", None))
+    group.items = [Item(r, f"{r.get('resourceType')}/{r.get('id', '?')}", None) for r in resources]
+    return _history_or_failure(group, shared or {}, (), today, limits)
+
+
+# --- units read whole ----------------------------------------------------------------------------
+
+
+def json_files_histories(
+    paths: Sequence[str], *, today: dt.date, limits: Limits = DEFAULT_LIMITS, single: bool = False
+) -> list[Result]:
+    """Histories of JSON file units (each file its own unit), in the reader's order.
+
+    A file that cannot be read is one failure with ``patient_id=None`` (raised for a
+    single-file source, as the reader does).
+    """
+    out: list[Result] = []
+    for path in paths:
+        try:
+            unit = _unit_from_bytes(read_bytes(Path(path), limits), path, limits, "json")
+        except InputError as exc:
+            if single:
+                raise
+            out.append(_failure(exc, None))
+            continue
+        out.extend(
+            _failure(r, g.patient_id) if isinstance(r, InputError) else r
+            for _, g, r in _histories(unit, limits, today)
+        )
+    return out
+
+
+def pool_histories(
+    plan: FolderPlan, failed: Iterable[int], *, today: dt.date, limits: Limits = DEFAULT_LIMITS
+) -> list[Result]:
+    """The pool read in one piece, exactly as the reader does (for pools flagged exceptional)."""
+    skip = set(failed)
+    pool = Unit(plan.pool_label)
+    for index, path in enumerate(plan.ndjson_files):
+        if index in skip:
+            continue
+        p = Path(path)
+        name = p.name.lower()
+        is_log = name.startswith("log.ndjson") if plan.single_file else name.startswith("log.")
+        parse_ndjson(read_bytes(p, limits), path, limits, pool, is_log=is_log)
+    return [
+        _failure(r, g.patient_id) if isinstance(r, InputError) else r
+        for _, g, r in _histories(pool, limits, today)
+    ]

@@ -1,0 +1,362 @@
+"""The Dask graph: read ranges, shuffle by patient, build (and score) histories per partition.
+
+Every task is a pure function of its inputs, so a task lost with its worker is simply run again
+(Dask keeps the lineage of every future held here) and its result replaces, never adds to, the
+lost one: patients are neither lost nor duplicated. The driver holds futures and small
+summaries; it gathers results one unit at a time, in the reader's order, so the output is the
+in-process engine's output, row for row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import math
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from riskcalc.config import DEFAULT_LIMITS, Limits
+from riskcalc.errors import InputError
+from riskcalc.fhir._partition import (
+    CHUNK_BYTES,
+    ChunkSummary,
+    FileChunk,
+    FolderPlan,
+    Others,
+    Piece,
+    PoolContext,
+    json_files_histories,
+    others_in_partition,
+    partition_chunk,
+    partition_histories,
+    plan_folder,
+    pool_context,
+    pool_histories,
+    unit_issues,
+)
+from riskcalc.history import PatientHistory, ReadFailure
+
+T = TypeVar("T")
+Result = PatientHistory | ReadFailure
+#: Applied on the workers to a unit's results, one output per input, in order.
+Finish = Callable[..., list[Any]]
+
+#: Raw NDJSON bytes aimed at per partition: its parsed resources take about 5-10 times this.
+PARTITION_BYTES = 32 * 1024 * 1024
+#: Bytes of JSON files read by one task (Bundles are read whole, one unit each).
+JSON_BATCH_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Sizes of the work; the defaults keep a worker under about 1 GB (docs/researchers/dask.md).
+
+    Attributes
+    ----------
+    chunk_bytes
+        NDJSON bytes read by one stage-1 task, bytes.
+    n_partitions
+        Patient partitions; default ``max(2 × workers, NDJSON bytes / partition_bytes)``.
+    partition_bytes
+        NDJSON bytes aimed at per partition when ``n_partitions`` is not given, bytes.
+    json_batch_bytes
+        JSON (Bundle) file bytes read by one task, bytes.
+    """
+
+    chunk_bytes: int = CHUNK_BYTES
+    n_partitions: int | None = None
+    partition_bytes: int = PARTITION_BYTES
+    json_batch_bytes: int = JSON_BATCH_BYTES
+
+
+# --- task bodies (run on workers) ----------------------------------------------------------------
+
+
+def _identity(value: T) -> T:
+    return value
+
+
+def _pick(value: Sequence[Any], index: int) -> Any:
+    return value[index]
+
+
+def _pieces_of(result: tuple[ChunkSummary, list[Piece]], index: int) -> Piece:
+    return result[1][index]
+
+
+def _summary_of(result: tuple[ChunkSummary, list[Piece]]) -> ChunkSummary:
+    return result[0]
+
+
+def _json_task(
+    paths: Sequence[str],
+    today: dt.date,
+    limits: Limits,
+    single: bool,
+    finish: Finish,
+    finish_kwargs: dict[str, Any],
+) -> list[Any]:
+    return finish(
+        json_files_histories(paths, today=today, limits=limits, single=single), **finish_kwargs
+    )
+
+
+def _read_task(
+    chunk: FileChunk, n_partitions: int, limits: Limits
+) -> tuple[ChunkSummary, list[Piece]]:
+    return partition_chunk(chunk, n_partitions, limits=limits)
+
+
+def _others_task(context: PoolContext, *pieces: Piece) -> Others:
+    return others_in_partition(pieces, context)
+
+
+def _partition_task(
+    context: PoolContext,
+    issues: Sequence[Any],
+    today: dt.date,
+    limits: Limits,
+    finish: Finish,
+    finish_kwargs: dict[str, Any],
+    *pieces: Piece,
+) -> list[tuple[str, Any]]:
+    results = partition_histories(pieces, context, issues, today=today, limits=limits)
+    done = finish(results, **finish_kwargs)
+    return [(r.patient_id or "", d) for r, d in zip(results, done, strict=True)]
+
+
+def _pool_task(
+    plan: FolderPlan,
+    failed: Sequence[int],
+    today: dt.date,
+    limits: Limits,
+    finish: Finish,
+    finish_kwargs: dict[str, Any],
+) -> list[Any]:
+    return finish(pool_histories(plan, failed, today=today, limits=limits), **finish_kwargs)
+
+
+def keep_results(results: list[Result]) -> list[Result]:
+    """The finish step of :func:`histories_dask`: the histories themselves."""
+    return results
+
+
+# --- the driver ----------------------------------------------------------------------------------
+
+
+def _json_batches(paths: Sequence[str], batch_bytes: int) -> list[list[str]]:
+    import os
+
+    batches: list[list[str]] = []
+    size = batch_bytes
+    for p in paths:
+        n = os.path.getsize(p)
+        if size + n > batch_bytes and (not batches or batches[-1]):
+            batches.append([])
+            size = 0
+        batches[-1].append(p)
+        size += n
+    return batches
+
+
+def _n_workers(client: Any) -> int:
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+class _Run:
+    """One run on one client: submits everything, then yields results in the reader's order."""
+
+    def __init__(
+        self,
+        client: Any,
+        plan: FolderPlan,
+        *,
+        today: dt.date,
+        limits: Limits,
+        tuning: Tuning,
+        finish: Finish,
+        finish_kwargs: dict[str, Any],
+    ) -> None:
+        self.client, self.plan, self.today, self.limits = client, plan, today, limits
+        self.tuning, self.finish, self.finish_kwargs = tuning, finish, finish_kwargs
+        self.token = uuid.uuid4().hex[:8]
+        self._failures: dict[int, ReadFailure] = dict(plan.failures)
+        self.n_partitions = tuning.n_partitions or max(
+            2 * _n_workers(client), math.ceil(plan.ndjson_bytes / tuning.partition_bytes)
+        )
+
+    def key(self, name: str) -> str:
+        return f"riskcalc-{name}-{self.token}"
+
+    def submit(self, name: str, func: Callable[..., Any], *args: Any) -> Any:
+        return self.client.submit(func, *args, key=self.key(name), pure=False, retries=0)
+
+    def results(self) -> Iterator[list[Any]]:
+        """Outputs of ``finish`` unit by unit (a list per JSON batch, failure or the pool)."""
+        kwargs_f = self.submit("finish-args", _identity, self.finish_kwargs)
+        json_futures = self._submit_json(kwargs_f)
+        pool = self._submit_pool(kwargs_f) if self.plan.ndjson_files else None
+        for kind, value in self._segments():
+            if kind == "json":
+                yield json_futures[value].result()
+                json_futures[value].release()
+            elif kind == "failure":
+                yield self.finish([value], **self.finish_kwargs)
+            elif pool is not None:
+                yield from pool()
+
+    def _segments(self) -> Iterator[tuple[str, Any]]:
+        batch = 0
+        failures = self._failures
+        previous_json = False
+        for kind, value in self.plan.order:
+            if kind == "json":
+                if not previous_json:
+                    yield "json", batch
+                    batch += 1
+                previous_json = True
+                continue
+            previous_json = False
+            if kind == "ndjson" and value in failures:
+                failure = failures[value]
+                if self.plan.single_file:
+                    raise InputError(
+                        failure.code,
+                        failure.message,
+                        location=failure.location,
+                        resource_id=failure.resource_id,
+                    )
+                yield "failure", failure
+            elif kind == "pool":
+                yield "pool", None
+
+    def _submit_json(self, kwargs_f: Any) -> list[Any]:
+        # consecutive JSON files form runs between NDJSON files; each run is cut into batches
+        runs: list[list[str]] = [[]]
+        for kind, value in self.plan.order:
+            if kind == "json":
+                runs[-1].append(value)
+            elif runs[-1]:
+                runs.append([])
+        futures: list[_Concat] = []
+        for run in (r for r in runs if r):
+            batches = _json_batches(run, self.tuning.json_batch_bytes)
+            parts = [
+                self.submit(
+                    f"json-{len(futures)}-{i}",
+                    _json_task,
+                    b,
+                    self.today,
+                    self.limits,
+                    self.plan.single_file,
+                    self.finish,
+                    kwargs_f,
+                )
+                for i, b in enumerate(batches)
+            ]
+            futures.append(_Concat(parts))
+        return futures  # indexed by run, matching _segments
+
+    def _submit_pool(self, kwargs_f: Any) -> Callable[[], Iterator[list[Any]]]:
+        """Stage 1 now (it must finish before anything of the pool can), stage 2 lazily."""
+        p = self.n_partitions
+        stage1 = [
+            self.submit(f"read-{c.chunk_id}", _read_task, c, p, self.limits)
+            for c in self.plan.chunks
+        ]
+        summaries = [self.submit(f"summary-{i}", _summary_of, f) for i, f in enumerate(stage1)]
+        pieces = [
+            [self.submit(f"piece-{i}-{j}", _pieces_of, f, j) for j in range(p)]
+            for i, f in enumerate(stage1)
+        ]
+        context = pool_context(self.plan, self.client.gather(summaries), limits=self.limits)
+        self._failures = context.failures
+        del summaries, stage1  # the pieces keep their lineage; the summaries are not needed
+        return lambda: self._pool(context, pieces, kwargs_f)
+
+    def _pool(
+        self, context: PoolContext, pieces: list[list[Any]], kwargs_f: Any
+    ) -> Iterator[list[Any]]:
+        if context.exceptional is not None:
+            fut = self.submit(
+                "pool-whole",
+                _pool_task,
+                self.plan,
+                sorted(context.failures),
+                self.today,
+                self.limits,
+                self.finish,
+                kwargs_f,
+            )
+            yield fut.result()
+            return
+        p = self.n_partitions
+        context_f = self.submit("context", _identity, context)
+        columns = [[row[j] for row in pieces] for j in range(p)]
+        others_f = [
+            self.submit(f"others-{j}", _others_task, context_f, *columns[j]) for j in range(p)
+        ]
+        others = sum(self.client.gather(others_f), Others())
+        issues_f = self.submit("issues", _identity, unit_issues(context, others))
+        parts = [
+            self.submit(
+                f"partition-{j}",
+                _partition_task,
+                context_f,
+                issues_f,
+                self.today,
+                self.limits,
+                self.finish,
+                kwargs_f,
+                *columns[j],
+            )
+            for j in range(p)
+        ]
+        del pieces, columns
+        done = self.client.gather(parts)
+        del parts
+        merged = heapq.merge(*done, key=lambda entry: entry[0])
+        yield [entry[1] for entry in merged]
+
+
+class _Concat:
+    """Several futures read as one list, in order."""
+
+    def __init__(self, futures: list[Any]) -> None:
+        self.futures = futures
+
+    def result(self) -> list[Any]:
+        out: list[Any] = []
+        for f in self.futures:
+            out.extend(f.result())
+            f.release()
+        return out
+
+    def release(self) -> None:
+        self.futures = []
+
+
+def run_ordered(
+    client: Any,
+    source: Any,
+    *,
+    finish: Finish,
+    finish_kwargs: dict[str, Any],
+    today: dt.date,
+    limits: Limits = DEFAULT_LIMITS,
+    tuning: Tuning = Tuning(),
+) -> Iterator[list[Any]]:
+    """``finish`` applied to every read result of ``source``, in :func:`read_histories` order."""
+    plan = plan_folder(source, chunk_bytes=tuning.chunk_bytes, limits=limits)
+    run = _Run(
+        client,
+        plan,
+        today=today,
+        limits=limits,
+        tuning=tuning,
+        finish=finish,
+        finish_kwargs=finish_kwargs,
+    )
+    return run.results()
