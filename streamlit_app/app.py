@@ -1,0 +1,35 @@
+"""riskcalc app: entry point (`riskcalc app`, `make app`). Holds no logic: calls riskcalc and draws.
+
+Pages: Patient (clinician view with what-ifs), Cohort (researchers: score many patients) and
+Model card. Every page opens with the research-use statement and the model version.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts this folder on sys.path; make sure of it for other runners too.
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import common  # noqa: E402
+
+st.set_page_config(
+    page_title="riskcalc (research use only)",
+    page_icon=":material/science:",
+    layout="wide",
+)
+page = st.navigation(
+    [
+        st.Page("views/patient.py", title="Patient", icon=":material/person:", default=True),
+        st.Page("views/cohort.py", title="Cohort (researchers)", icon=":material/groups:"),
+        st.Page("views/model_card.py", title="Model card", icon=":material/description:"),
+    ],
+    position="top",
+)
+common.banner()
+page.run()

@@ -1,0 +1,497 @@
+"""Patient view: open a record, read the result, explore what-ifs. Draws what riskcalc returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+
+import charts
+import common
+import pandas as pd
+import streamlit as st
+
+import riskcalc
+from riskcalc import InputError, PatientHistory, RiskCalcError, awakening
+from riskcalc.demo import demo_bundle, list_demo_patients
+from riskcalc.history import Pathogen, Severity
+from riskcalc.model import RiskModel
+from riskcalc.report import ReportStatus, RiskReport, assess, risk_curve
+from riskcalc.report._views import (
+    PATHOGEN_LABELS,
+    basis_rows,
+    icon_counts,
+    interval_text,
+    out_of_100_text,
+    percent,
+    timeline_rows,
+)
+from riskcalc.report._whatif import (
+    HYPOTHETICAL_ASSESSMENT_LAG_DAYS,
+    HypotheticalInfection,
+    WhatIf,
+    apply_what_if,
+    describe_what_if,
+    what_if_as_of,
+)
+
+DEMO = "Demo patient"
+UPLOAD = "Upload a FHIR file"
+SEVERITIES = [s.value for s in Severity]
+PATHOGENS = [p.value for p in Pathogen]
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the record…")
+def _read(data: bytes, patient_id: str | None) -> PatientHistory:
+    return riskcalc.read_history(data, patient_id=patient_id, limits=common.UPLOAD_LIMITS)
+
+
+@st.cache_data(max_entries=4, show_spinner="Listing the patients in the file…")
+def _patient_ids(data: bytes) -> list[str]:
+    return [
+        h.patient_id
+        for h in riskcalc.read_histories(data, limits=common.UPLOAD_LIMITS)
+        if isinstance(h, PatientHistory)
+    ]
+
+
+def _open_patient() -> tuple[PatientHistory, str] | None:
+    """Sidebar: pick a demo patient or upload a file; the history and a key for its widgets."""
+    st.sidebar.header("Open a patient")
+    source = st.sidebar.radio("Record from", [DEMO, UPLOAD], key="source", horizontal=True)
+    if source == DEMO:
+        patients = {p.name: p for p in list_demo_patients()}
+        name = st.sidebar.selectbox(
+            "Demo patient (synthetic)",
+            list(patients),
+            format_func=lambda n: patients[n].label,
+            key="demo",
+        )
+        st.sidebar.caption(patients[name].description)
+        data = demo_bundle(name)
+    else:
+        uploaded = st.sidebar.file_uploader(
+            "FHIR R4 Bundle (.json) or Bulk Data NDJSON (.ndjson), optionally .gz/.bz2",
+            type=common.UPLOAD_TYPES,
+            key="upload",
+            max_upload_size=common.MAX_UPLOAD_MB,
+        )
+        st.sidebar.caption(
+            f"Kept in this session's memory only, never written to disk; up to "
+            f"{common.MAX_UPLOAD_MB} MB."
+        )
+        if uploaded is None:
+            st.info("Upload a patient's FHIR record in the sidebar, or pick a demo patient.")
+            return None
+        data = uploaded.getvalue()
+        if common.upload_too_large(data):
+            common.show_error(
+                InputError(
+                    "input.too_large",
+                    f"the file is {len(data) / 1e6:.1f} MB; the app accepts up to "
+                    f"{common.MAX_UPLOAD_MB} MB (use `riskcalc assess` for larger records)",
+                ),
+                "The record could not be opened",
+            )
+            return None
+    patient_id: str | None = None
+    try:
+        try:
+            history = _read(data, None)
+        except InputError as exc:
+            if exc.code != "input.several_patients":
+                raise
+            ids = _patient_ids(data)
+            patient_id = st.sidebar.selectbox("Patient in this file", ids, key="patient_pick")
+            history = _read(data, patient_id)
+    except RiskCalcError as exc:
+        common.show_error(exc, "The record could not be opened")
+        return None
+    return history, f"{common.digest(data)}:{patient_id or ''}"
+
+
+def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> WhatIf:
+    """Sidebar: switch episodes off, re-grade them, add blockade or a hypothetical infection."""
+    st.sidebar.header("What-if (hypothetical)")
+    st.sidebar.caption(
+        "Changes here are model-based hypotheticals, not observations. IL-6 blockade as a way "
+        "to prevent awakening is a mouse-model finding, not clinical evidence."
+    )
+    disabled: set[int] = set()
+    overrides: dict[int, Severity] = {}
+    blockade: set[int] = set()
+    if history.infections:
+        with st.sidebar.expander(f"Recorded episodes ({len(history.infections)})", expanded=True):
+            for i, e in enumerate(history.infections):
+                name = PATHOGEN_LABELS[e.pathogen.value]
+                st.markdown(f"**{name}**, {e.onset.isoformat()}")
+                include = st.checkbox("Happened", value=True, key=f"{pkey}:on:{i}")
+                if not include:
+                    disabled.add(i)
+                severity = st.selectbox(
+                    "Severity",
+                    SEVERITIES,
+                    index=SEVERITIES.index(e.severity.value),
+                    key=f"{pkey}:sev:{i}",
+                    disabled=not include,
+                )
+                if severity != e.severity.value:
+                    overrides[i] = Severity(severity)
+                block = st.checkbox(
+                    "Covered by IL-6 blockade",
+                    value=e.il6_blockade,
+                    key=f"{pkey}:blk:{i}",
+                    disabled=not include or e.il6_blockade,
+                )
+                if block and not e.il6_blockade:
+                    blockade.add(i)
+    else:
+        st.sidebar.caption("No infection episode in the record.")
+    hypothetical = None
+    if st.sidebar.checkbox("Add a hypothetical future infection", key=f"{pkey}:add"):
+        onset = st.sidebar.date_input(
+            "Onset",
+            value=as_of + dt.timedelta(days=90),
+            min_value=as_of + dt.timedelta(days=1),
+            key=f"{pkey}:add_date",
+        )
+        pathogen = st.sidebar.selectbox(
+            "Pathogen",
+            PATHOGENS,
+            format_func=lambda p: PATHOGEN_LABELS[p],
+            key=f"{pkey}:add_pathogen",
+        )
+        severity = st.sidebar.selectbox("Severity", SEVERITIES, key=f"{pkey}:add_severity")
+        block = st.sidebar.checkbox("Covered by IL-6 blockade", key=f"{pkey}:add_blockade")
+        hypothetical = HypotheticalInfection(
+            onset=onset,
+            pathogen=Pathogen(pathogen),
+            severity=Severity(severity),
+            il6_blockade=block,
+        )
+    return WhatIf(
+        disabled_episodes=frozenset(disabled),
+        severity_overrides=overrides,
+        blockade_episodes=frozenset(blockade),
+        hypothetical_infection=hypothetical,
+    )
+
+
+def _header(history: PatientHistory, as_of: dt.date) -> None:
+    age = history.age_years(as_of)
+    cancers = (
+        ", ".join(
+            f"{c.site.value} cancer"
+            + (f" stage {c.stage}" if c.stage else "")
+            + (f" ({c.onset.year})" if c.onset else "")
+            for c in history.cancers
+        )
+        or "no cancer recorded"
+    )
+    remission = (
+        f"at risk since {history.at_risk_start.isoformat()} ({history.at_risk_start_basis.value})"
+        if history.at_risk_start
+        else "no remission date"
+    )
+    st.subheader(f"Patient {history.patient_id}")
+    st.markdown(
+        f"{history.sex}, {'age unknown' if age is None else f'{age:.0f} years'} · {cancers} · "
+        f"{remission} · {len(history.infections)} infection episode(s) · assessed as of "
+        f"**{as_of.isoformat()}**"
+    )
+
+
+def _risk_section(
+    report: RiskReport | None,
+    hypo_report: RiskReport | None,
+    curves: pd.DataFrame,
+    model_error: RiskCalcError | None,
+) -> None:
+    st.markdown("#### Calibrated risk of metastatic relapse or cancer death")
+    if report is None:
+        if model_error is not None:
+            common.show_error(model_error, "No calibrated risk can be shown")
+        return
+    if report.status is ReportStatus.NOT_APPLICABLE or report.risk is None:
+        st.warning(f"No estimate for this patient: {report.not_applicable_reason}")
+        return
+    risk = report.risk
+    shown = hypo_report if hypo_report is not None and hypo_report.risk is not None else report
+    assert shown.risk is not None
+    level = round(risk.interval_level * 100)
+    col_num, col_icons, col_curve = st.columns([1.1, 1.2, 1.5])
+    with col_num:
+        st.metric(
+            f"Within {risk.horizon_months} months · recorded history",
+            percent(risk.probability),
+            help=f"{level}% interval; method: {risk.interval_method}",
+        )
+        st.caption(f"{level}% interval {interval_text(risk.interval_low, risk.interval_high)}")
+        if hypo_report is not None:
+            if hypo_report.risk is None:
+                st.warning(f"Hypothetical: no estimate ({hypo_report.not_applicable_reason})")
+            else:
+                h = hypo_report.risk
+                st.metric(
+                    "Hypothetical (what-if)",
+                    percent(h.probability),
+                    delta=f"{(h.probability - risk.probability) * 100:+.1f} percentage points",
+                    delta_color="inverse",
+                )
+                st.caption(f"{level}% interval {interval_text(h.interval_low, h.interval_high)}")
+        counts = icon_counts(
+            shown.risk.probability, shown.risk.interval_low, shown.risk.interval_high
+        )
+        st.markdown(out_of_100_text(counts, shown.risk.horizon_months))
+    with col_icons:
+        title = "hypothetical" if shown is hypo_report else "recorded history"
+        st.markdown(f"**Out of 100 people like this patient** ({title})")
+        st.altair_chart(charts.icon_array_chart(counts), width="stretch")
+    with col_curve:
+        if not curves.empty:
+            st.altair_chart(charts.risk_curve_chart(curves, risk.horizon_months), width="stretch")
+
+
+def _contributions_frame(results: dict[str, awakening.AwakeningResult]) -> pd.DataFrame:
+    rows = [
+        {
+            "episode": f"{c.onset.isoformat()} {PATHOGEN_LABELS[c.pathogen.value]} "
+            f"({c.severity.value})",
+            "contribution": c.contribution,
+            "series": series,
+            "il6": c.il6_peak_pg_ml,
+            "il6_source": "assumed (class default)" if c.il6_assumed else "measured",
+        }
+        for series, result in results.items()
+        for c in result.contributions
+    ]
+    return pd.DataFrame(rows, columns=["episode", "contribution", "series", "il6", "il6_source"])
+
+
+def _awakening_metrics(result: awakening.AwakeningResult) -> None:
+    a, b, c = st.columns(3)
+    a.metric("Awakening score (exploratory)", f"{result.score:.2f}")
+    b.metric("Without any infection", f"{result.background:.2f}")
+    c.metric("Hazard multiplier (exploratory)", f"×{result.hazard_multiplier:.2f}")
+    st.caption(
+        "1.0 = the awakening one typical mild infection leaves 90 days after it. A hypothesis-"
+        "driven index from mouse experiments and observational cohorts, shown apart from the "
+        "calibrated risk; not a validated human risk model."
+    )
+
+
+def _trajectory_frame(
+    histories: dict[str, PatientHistory], start: dt.date, end: dt.date
+) -> pd.DataFrame:
+    step = max(1, (end - start).days // 400)
+    frames = []
+    for series, h in histories.items():
+        result = awakening.score(h, as_of=end)
+        t = result.trajectory(start=result.at_risk_start, end=end, step_days=step)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": pd.to_datetime(t.dates),
+                    "score": t.score,
+                    "background": t.background,
+                    "series": series,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _tabs(
+    history: PatientHistory,
+    shown: PatientHistory,
+    hypothetical: bool,
+    as_of: dt.date,
+    report: RiskReport | None,
+    results: dict[str, awakening.AwakeningResult],
+) -> None:
+    tabs = st.tabs(
+        [
+            "Timeline & awakening",
+            "Episode contributions",
+            "Drivers",
+            "Model hypotheticals",
+            "Warnings",
+            "Basis",
+            "Sensitivity",
+            "How to read this",
+        ]
+    )
+    recorded_result = results[charts.RECORDED]
+    with tabs[0]:
+        _awakening_metrics(results.get(charts.HYPOTHETICAL, recorded_result))
+        starts = [c.onset for c in history.cancers if c.onset] + [recorded_result.at_risk_start]
+        start = min(starts) - dt.timedelta(days=180)
+        rows = [r for r in timeline_rows(shown, as_of=as_of) if r.end >= start]
+        histories = {charts.RECORDED: history}
+        if hypothetical:
+            histories[charts.HYPOTHETICAL] = shown
+        trajectory = _trajectory_frame(histories, recorded_result.at_risk_start, as_of)
+        st.altair_chart(
+            charts.timeline_chart(rows, trajectory, start=start, end=as_of), width="stretch"
+        )
+        st.caption(
+            (
+                "Timeline of the hypothetical record (added episodes are diamonds). "
+                if hypothetical
+                else ""
+            )
+            + "Point size is severity; orange numbers are measured IL-6 peaks (pg/mL); grey bars "
+            "are the cancer and its treatments; ticks are vaccinations."
+        )
+    with tabs[1]:
+        frame = _contributions_frame(results)
+        if frame.empty:
+            st.info("No infection episode: the score is the background escape only.")
+        else:
+            st.altair_chart(charts.contributions_chart(frame), width="stretch")
+            st.dataframe(frame, hide_index=True)
+    with tabs[2]:
+        if report is None or not report.drivers:
+            st.info("No drivers: the calibrated model gave no estimate, or no input moves it.")
+        else:
+            drivers = pd.DataFrame([d.model_dump() for d in report.drivers])
+            drivers["value"] = drivers["value"].astype(str)
+            st.markdown(
+                "How much each recorded input moves this patient's risk: the change in percentage "
+                "points if that input were absent (recorded history)."
+            )
+            st.altair_chart(charts.drivers_chart(drivers), width="stretch")
+            st.dataframe(drivers[["label", "value", "effect_pp", "direction"]], hide_index=True)
+    with tabs[3]:
+        st.markdown(
+            "**Hypothetical** — the model's answer for the same patient with one thing changed. "
+            "Not observations; IL-6 blockade is mouse-model evidence only and this is not a "
+            "treatment recommendation."
+        )
+        if report is None or not report.counterfactuals:
+            st.info("No model hypotheticals (no infection recorded, or no estimate).")
+        else:
+            cf = pd.DataFrame([c.model_dump() for c in report.counterfactuals])
+            cf["risk"] = cf["probability"].map(percent)
+            st.dataframe(
+                cf[["label", "risk", "delta_pp", "awakening_score", "hypothetical"]],
+                hide_index=True,
+            )
+    with tabs[4]:
+        issues = list(report.warnings) if report is not None else list(history.warnings)
+        issues += [i for i in recorded_result.issues if i not in issues]
+        if not issues:
+            st.success("No data-quality warning.")
+        else:
+            st.dataframe(
+                pd.DataFrame([i.model_dump() for i in issues]), hide_index=True, width="stretch"
+            )
+    with tabs[5]:
+        basis = pd.DataFrame([asdict(r) for r in basis_rows(history)])
+        st.markdown(
+            f"Every record the assessment used ({len(history.basis)} resources), with its date "
+            "and what it was used as, so that the basis can be checked in the chart."
+        )
+        st.dataframe(basis, hide_index=True, width="stretch")
+    with tabs[6]:
+        rows = awakening.sensitivity(history, as_of=as_of)
+        if rows:
+            frame = pd.DataFrame([asdict(r) for r in rows])
+            frame["score_min"] = frame[["score_low", "score_high"]].min(axis=1)
+            frame["score_max"] = frame[["score_low", "score_high"]].max(axis=1)
+            st.markdown(
+                "How the awakening score (recorded history) moves when each uncertain parameter "
+                "of the mechanistic model moves across its plausible range (dashed: baseline)."
+            )
+            st.altair_chart(charts.tornado_chart(frame, rows[0].baseline_score), width="stretch")
+    with tabs[7]:
+        _how_to_read(report)
+
+
+def _how_to_read(report: RiskReport | None) -> None:
+    method = report.risk.interval_method if report is not None and report.risk else "n/a"
+    st.markdown(
+        f"""
+- **Calibrated risk**: the probability of a metastatic relapse or death from the cancer within
+  the horizon, from a calibrated statistical model. The interval shows its uncertainty
+  (method: {method}). The model card (Model card page) shows how it was trained and validated.
+- **Out of 100**: the same number as people: dark icons relapse at the low end of the interval,
+  mid icons at the best estimate, light icons only at the high end.
+- **Awakening score**: an exploratory, mechanistic index of how much the recorded infections may
+  have awakened dormant cancer cells (Chia et al., *Nature* 2025: mouse experiments; UK Biobank
+  and Flatiron cohorts). It is not a validated human risk model.
+- **What-if**: results of changed records are model-based hypotheticals, never observations. The
+  app does not recommend any treatment; IL-6 blockade is a mouse-model finding.
+- **Basis**: every record used, with its date, so the result can be reviewed independently.
+"""
+    )
+
+
+def main() -> None:
+    model, model_error = common.model_or_error()
+    opened = _open_patient()
+    if opened is None:
+        return
+    history, pkey = opened
+    st.sidebar.header("Assessment")
+    as_of = st.sidebar.date_input(
+        "Assessment date", value=dt.date.today(), max_value=dt.date.today(), key="as_of"
+    )
+    horizon: int | None = None
+    if model is not None:
+        horizons = list(model.horizons_months)
+        horizon = st.sidebar.selectbox(
+            "Horizon (months)",
+            horizons,
+            index=horizons.index(model.default_horizon_months),
+            key="horizon",
+        )
+    what_if = _what_if_controls(history, pkey, as_of)
+    used_as_of = what_if_as_of(as_of, what_if)
+    _header(history, used_as_of)
+    try:
+        shown = apply_what_if(history, what_if)
+        report, hypo_report, curves = _assess(history, shown, what_if, used_as_of, horizon, model)
+        results = {charts.RECORDED: awakening.score(history, as_of=used_as_of)}
+        if not what_if.is_empty:
+            results[charts.HYPOTHETICAL] = awakening.score(shown, as_of=used_as_of)
+    except RiskCalcError as exc:
+        common.show_error(exc, "The assessment failed")
+        return
+    if not what_if.is_empty:
+        moved = (
+            f" Both are assessed on {used_as_of.isoformat()}, {HYPOTHETICAL_ASSESSMENT_LAG_DAYS} "
+            "days after the hypothetical infection."
+            if used_as_of != as_of
+            else ""
+        )
+        changes = "; ".join(describe_what_if(history, what_if))
+        st.info(
+            f"**Hypothetical (what-if)** — model-based, not an observation: {changes}.{moved}",
+            icon=":material/science:",
+        )
+    _risk_section(report, hypo_report, curves, model_error)
+    st.markdown("#### Infection history and the awakening index")
+    _tabs(history, shown, not what_if.is_empty, used_as_of, report, results)
+
+
+def _assess(
+    history: PatientHistory,
+    shown: PatientHistory,
+    what_if: WhatIf,
+    as_of: dt.date,
+    horizon: int | None,
+    model: RiskModel | None,
+) -> tuple[RiskReport | None, RiskReport | None, pd.DataFrame]:
+    columns = ["horizon_months", "probability", "low", "high", "series"]
+    if model is None:
+        return None, None, pd.DataFrame(columns=columns)
+    report = assess(history, as_of=as_of, horizon_months=horizon, model=model)
+    curve = [(*p, charts.RECORDED) for p in risk_curve(history, as_of=as_of, model=model)]
+    hypo_report = None
+    if not what_if.is_empty:
+        hypo_report = assess(shown, as_of=as_of, horizon_months=horizon, model=model)
+        curve += [(*p, charts.HYPOTHETICAL) for p in risk_curve(shown, as_of=as_of, model=model)]
+    return report, hypo_report, pd.DataFrame(curve, columns=columns)
+
+
+main()
