@@ -104,13 +104,19 @@ def compile_params(params: AwakeningParams) -> Compiled:
 def signal_amplitude(
     c: Compiled, peak_pg_ml: FloatArray, blockade: BoolArray, corticosteroids: BoolArray
 ) -> FloatArray:
-    """Saturating signal ``h = u / (u + K)`` of the attenuated excess IL-6 ``u``, in [0, 1)."""
+    """Signal ``h = f_block · u / (u + K)``, in [0, 1).
+
+    ``u`` is the excess IL-6 over baseline, lowered by corticosteroids (which reduce IL-6
+    production, so they act before saturation); IL-6 blockade blocks the receptor, so it scales
+    the signal itself, whatever the IL-6 level (tocilizumab even raises serum IL-6).
+    """
     excess = np.maximum(peak_pg_ml - c.baseline_pg_ml, 0.0)
-    excess = excess * np.where(blockade, c.blockade_factor, 1.0)
     excess = excess * np.where(corticosteroids, c.corticosteroid_factor, 1.0)
     if c.half_saturation_pg_ml <= 0:
-        return (excess > 0).astype(np.float64)
-    return excess / (excess + c.half_saturation_pg_ml)
+        saturated = (excess > 0).astype(np.float64)
+    else:
+        saturated = excess / (excess + c.half_saturation_pg_ml)
+    return saturated * np.where(blockade, c.blockade_factor, 1.0)
 
 
 def kernel_cumulative(c: Compiled, tau_days: FloatArray, length_days: FloatArray) -> FloatArray:
