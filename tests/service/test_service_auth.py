@@ -45,8 +45,13 @@ def _hook_body() -> dict[str, Any]:
     }
 
 
-@pytest.fixture()
-def base_url(jwks_file: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def base_url(
+    tmp_path_factory: pytest.TempPathFactory, ec_signer: Signer, rsa_signer: Signer
+) -> Iterator[str]:
+    """One server for the module: every token carries a fresh jti, so tests do not interfere."""
+    jwks_file = tmp_path_factory.mktemp("jwks") / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [ec_signer.jwk(), rsa_signer.jwk()]}))
     settings = ServiceSettings(service_url=SERVICE_URL, jwks_file=jwks_file, issuers=(ISSUER,))
     with serve(create_app(settings, assess=stand_in_assess())) as url:
         yield url
