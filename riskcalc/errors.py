@@ -280,6 +280,16 @@ WARNING_CODES: dict[str, CodeInfo] = {
         "An IL-6 result had a unit that cannot be converted to pg/mL and was not used.",
         "Report IL-6 in pg/mL or ng/L.",
     ),
+    "il6.value_invalid": CodeInfo(
+        "An IL-6 result was negative, not a number or infinite (after unit conversion) and was "
+        "not used.",
+        "Correct the value at its source.",
+    ),
+    "cancer.no_onset": CodeInfo(
+        "The primary cancer has no usable onset date (missing, malformed, before birth or in the "
+        "future) and no abatement or remission status, so no at-risk start could be derived.",
+        "Record the cancer's onset (Condition.onsetDateTime) or its abatement.",
+    ),
     "assess.extrapolation": CodeInfo(
         "An input lies outside the range seen in training; the estimate is an extrapolation.",
         "Interpret the result with extra caution.",

@@ -220,3 +220,8 @@ class ReadFailure(_Frozen):
     message: str
     location: str | None = None
     resource_id: str | None = None
+    warnings: tuple[Issue, ...] = Field(
+        (),
+        description="Issues found in the part of the input that failed (e.g. the skipped "
+        "resources of a file without a Patient), so that nothing read is lost",
+    )
