@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,17 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="TURN OFF token verification (local development only)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (default 1); with more, seen token ids are shared in --replay-db",
+    )
+    parser.add_argument(
+        "--replay-db",
+        type=Path,
+        help="SQLite file for seen token ids (default with --workers > 1: a private temp file)",
+    )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
     parser.set_defaults(func=run)
 
@@ -103,6 +116,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
             model_path=args.model,
             include_system_actions=args.system_actions,
             fhir_server_allow=tuple(args.fhir_server_allow),
+            replay_store=args.replay_db,
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -116,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from riskcalc.service import create_app
+        from riskcalc.service._app import SETTINGS_ENV
     except ModuleNotFoundError as exc:
         raise ConfigError(
             "config.invalid",
@@ -132,14 +147,26 @@ def run(args: argparse.Namespace) -> int:
             "reach this port can send patient data and read results. Local development only.",
             file=sys.stderr,
         )
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=False,  # the service logs each request itself, without patient data
-        log_level=args.log_level,
-        log_config=None,
-        server_header=False,
-    )
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": False,  # the service logs each request itself, without patient data
+        "log_level": args.log_level,
+        "log_config": None,
+        "server_header": False,
+    }
+    if args.workers <= 1:
+        uvicorn.run(create_app(settings), **common)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="riskcalc-serve-") as tmp:
+        if settings.replay_store is None:
+            settings = settings.model_copy(update={"replay_store": Path(tmp) / "jti.sqlite"})
+        create_app(settings)  # fail here, once, on bad settings or a missing model
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        uvicorn.run(
+            "riskcalc.service._app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            **common,
+        )
     return 0

@@ -451,3 +451,20 @@ def create_app(settings: ServiceSettings, *, assess: AssessFn | None = None) -> 
 
     app.add_middleware(_Guard, max_bytes=settings.max_request_bytes)
     return app
+
+
+#: Environment variable through which ``riskcalc serve --workers N`` hands the settings (JSON) to
+#: each worker process's :func:`app_from_environment`.
+SETTINGS_ENV = "RISKCALC_SERVICE_SETTINGS"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for the settings in ``$RISKCALC_SERVICE_SETTINGS`` (uvicorn factory, one per worker)."""
+    import os
+
+    from riskcalc.errors import ConfigError
+
+    raw = os.environ.get(SETTINGS_ENV)
+    if not raw:
+        raise ConfigError("config.invalid", f"${SETTINGS_ENV} is not set")
+    return create_app(ServiceSettings.model_validate_json(raw))

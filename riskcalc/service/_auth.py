@@ -10,7 +10,8 @@ The client signs a short-lived JWT with its private key; the service checks, in 
 4. the signature, ``iss`` in the allow-list, ``aud`` equal to the endpoint called, ``exp``, and
    that ``sub``, ``iat`` and ``jti`` are present; ``iat`` not in the future and ``exp - iat`` no
    longer than the configured lifetime (5 minutes by default);
-5. ``jti`` not seen before from the same issuer within the token's lifetime.
+5. ``jti`` not seen before from the same issuer within the token's lifetime (in memory, or in a
+   SQLite file shared by the worker processes).
 
 The ``jku`` header is ignored: keys come only from the configured JWK Set, so a token cannot
 point the service at keys of its own choosing.
@@ -19,6 +20,7 @@ point the service at keys of its own choosing.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +86,54 @@ class ReplayCache:
                 return False
             self._expiry[key] = expires_at
             return True
+
+
+class SqliteReplayCache:
+    """The ``jti`` store shared by several server processes (``riskcalc serve --workers N``).
+
+    One SQLite table (WAL mode) keyed by issuer and ``jti``; a token is accepted only if its key
+    is absent or expired, decided atomically by one ``INSERT … ON CONFLICT DO UPDATE … WHERE``.
+    """
+
+    def __init__(self, path: Path, max_entries: int) -> None:
+        self._path, self._max_entries = path, max_entries
+        self._lock = threading.Lock()
+        self._next_purge = 0.0
+        try:
+            self._db = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS seen (iss TEXT, jti TEXT, exp REAL, "
+                "PRIMARY KEY (iss, jti)) WITHOUT ROWID"
+            )
+            self._db.commit()
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                "config.invalid", f"cannot open the replay store {path}: {exc}"
+            ) from exc
+
+    def add(self, key: tuple[str, str], *, expires_at: float, now: float) -> bool:
+        """Record ``key`` until ``expires_at`` (epoch seconds); False if it is already live."""
+        with self._lock:
+            try:
+                if now >= self._next_purge:
+                    self._db.execute("DELETE FROM seen WHERE exp < ?", (now,))
+                    self._next_purge = now + 10.0
+                    (count,) = self._db.execute("SELECT count(*) FROM seen").fetchone()
+                    if count >= self._max_entries:
+                        self._db.commit()
+                        return False
+                cursor = self._db.execute(
+                    "INSERT INTO seen (iss, jti, exp) VALUES (?, ?, ?) "
+                    "ON CONFLICT (iss, jti) DO UPDATE SET exp = excluded.exp WHERE seen.exp < ?",
+                    (key[0], key[1], expires_at, now),
+                )
+                self._db.commit()
+            except sqlite3.Error:
+                self._db.rollback()
+                return False  # fail closed
+            return cursor.rowcount == 1
 
 
 class KeySource(Protocol):
@@ -154,7 +204,11 @@ class TokenVerifier:
         self._settings = settings
         self._keys = keys
         self._clock = clock
-        self._replay = ReplayCache(settings.max_replay_entries)
+        self._replay: ReplayCache | SqliteReplayCache = (
+            ReplayCache(settings.max_replay_entries)
+            if settings.replay_store is None
+            else SqliteReplayCache(settings.replay_store, settings.max_replay_entries)
+        )
 
     def verify(self, authorization: str | None, *, audience: str | list[str]) -> VerifiedClient:
         """Verify the header value for a call to the endpoint URL ``audience`` (or one of them).

@@ -41,6 +41,9 @@ class ServiceSettings(BaseModel):
         Largest request body accepted, bytes; larger ones get 413.
     max_token_lifetime_s
         Longest accepted ``exp - iat``, seconds; bounds the replay store.
+    replay_store
+        SQLite file for the seen ``jti`` values, shared by several worker processes; None keeps
+        them in memory (one process).
     clock_skew_s
         Tolerance for ``exp``/``iat`` between the client's clock and ours, seconds.
     warning_at_probability
@@ -78,6 +81,7 @@ class ServiceSettings(BaseModel):
     max_token_lifetime_s: int = Field(300, gt=0)
     clock_skew_s: int = Field(30, ge=0)
     max_replay_entries: int = Field(1_000_000, gt=0)
+    replay_store: Path | None = None
     warning_at_probability: float = Field(0.20, gt=0, le=1)
     app_url: str | None = None
     link_type: LinkType = LinkType.ABSOLUTE

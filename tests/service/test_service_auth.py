@@ -217,3 +217,35 @@ def test_replay_cache_forgets_expired_entries_and_fails_closed_when_full() -> No
     assert cache.add(("i", "b"), expires_at=300, now=102)
     assert not cache.add(("i", "c"), expires_at=300, now=103)  # full of live entries
     assert cache.add(("i", "c"), expires_at=400, now=301)  # both expired, purged
+
+
+def test_sqlite_replay_store_is_shared_between_processes(tmp_path: Path) -> None:
+    from riskcalc.service._auth import SqliteReplayCache
+
+    # Two stores on one file stand for two worker processes.
+    first = SqliteReplayCache(tmp_path / "jti.sqlite", max_entries=100)
+    second = SqliteReplayCache(tmp_path / "jti.sqlite", max_entries=100)
+    assert first.add(("i", "a"), expires_at=100, now=0)
+    assert not second.add(("i", "a"), expires_at=100, now=50)
+    assert not first.add(("i", "a"), expires_at=100, now=60)
+    assert second.add(("j", "a"), expires_at=100, now=60)  # another issuer's jti
+    assert second.add(("i", "a"), expires_at=300, now=101)  # expired: accepted again
+    assert not first.add(("i", "a"), expires_at=300, now=200)
+
+
+def test_replay_detected_across_two_servers_sharing_a_store(
+    tmp_path: Path, ec_signer: Signer, jwks_file: Path
+) -> None:
+    settings = ServiceSettings(
+        service_url=SERVICE_URL,
+        jwks_file=jwks_file,
+        issuers=(ISSUER,),
+        replay_store=tmp_path / "jti.sqlite",
+    )
+    token = ec_signer.token()
+    with (
+        serve(create_app(settings, assess=stand_in_assess())) as one,
+        serve(create_app(settings, assess=stand_in_assess())) as two,
+    ):
+        assert _post(one, token).status_code == 200
+        _assert_401(_post(two, token), "replay")
