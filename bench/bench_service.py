@@ -8,9 +8,10 @@ Floor: the p50 of a trivial ``GET /cds-services`` on the same server.
 
 Target (issue 8): at 20 requests/s, p99 < 150 ms and no errors on a 2-core machine.
 
-When the default model is not built (``make model``), the service runs with a stand-in that
-returns a fixed report, so the figures then measure the service's own cost (HTTP, token, JSON,
-prefetch) without the assessment; the notes say which mode ran.
+With a model built, the benchmark runs the real ``riskcalc serve --workers 2`` (read_history +
+assess in each worker process). Without one (``make model``), the service runs in one process
+with a stand-in that returns a fixed report, so the figures then measure the service's own cost
+(HTTP, token, JSON, prefetch) without the assessment; the notes say which mode ran.
 """
 
 from __future__ import annotations
@@ -44,30 +45,71 @@ FIXTURES = Path(
     os.environ.get("RISKCALC_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")
 )
 
-_SERVER = r"""
+WORKERS = 2
+
+# Stand-in server, used only when no model is built: the service's own cost without assessment.
+_STAND_IN_SERVER = r"""
 import sys, datetime as dt
 from pathlib import Path
 import uvicorn
-from riskcalc.errors import ModelError
+from riskcalc.report import ModelInfo, ReportStatus, RiskEstimate, RiskReport
 from riskcalc.service import ServiceSettings, create_app
 jwks, port, service_url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 settings = ServiceSettings(service_url=service_url, jwks_file=Path(jwks), issuers=(sys.argv[4],))
-try:
-    app = create_app(settings)
-    print("MODE library", flush=True)
-except ModelError:
-    from riskcalc.report import ModelInfo, ReportStatus, RiskEstimate, RiskReport
-    def assess(bundle, patient_id, horizon):
-        return RiskReport(patient_id=patient_id, as_of=dt.date(2024, 1, 1), status=ReportStatus.OK,
-            risk=RiskEstimate(probability=0.1, interval_low=0.05, interval_high=0.2,
-                              interval_method="stand-in", horizon_months=24),
-            model=ModelInfo(model_id="stand-in", version="0", trained_on="nothing",
-                            trained_on_simulated_data=True))
-    app = create_app(settings, assess=assess)
-    print("MODE stand-in", flush=True)
-uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
-            log_config=None)
+def assess(bundle, patient_id, horizon):
+    return RiskReport(patient_id=patient_id, as_of=dt.date(2024, 1, 1), status=ReportStatus.OK,
+        risk=RiskEstimate(probability=0.1, interval_low=0.05, interval_high=0.2,
+                          interval_method="stand-in", horizon_months=24),
+        model=ModelInfo(model_id="stand-in", version="0", trained_on="nothing",
+                        trained_on_simulated_data=True))
+uvicorn.run(create_app(settings, assess=assess), host="127.0.0.1", port=port,
+            access_log=False, log_level="warning", log_config=None)
 """
+
+
+def _model_available() -> bool:
+    from riskcalc.errors import ModelError
+    from riskcalc.model import load_model
+
+    try:
+        load_model()
+    except ModelError:
+        return False
+    return True
+
+
+def _server_command(jwks: Path, port: int, service_url: str) -> tuple[list[str], str]:
+    """The real ``riskcalc serve`` (library mode) if a model is built, else the stand-in."""
+    if _model_available():
+        return [
+            sys.executable,
+            "-m",
+            "riskcalc",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--jwks-file",
+            str(jwks),
+            "--issuer",
+            ISSUER,
+            "--audience",
+            service_url,
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+        ], f"library, riskcalc serve --workers {WORKERS}"
+    return [
+        sys.executable,
+        "-c",
+        _STAND_IN_SERVER,
+        str(jwks),
+        str(port),
+        service_url,
+        ISSUER,
+    ], "stand-in assess (no model built): service cost only, 1 process"
 
 
 def _free_port() -> int:
@@ -155,13 +197,9 @@ def run() -> list[Measurement]:
     with tempfile.TemporaryDirectory() as tmp:
         jwks = Path(tmp) / "jwks.json"
         jwks.write_text(json.dumps({"keys": [jwk]}))
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER, str(jwks), str(port), service_url, ISSUER],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        command, mode = _server_command(jwks, port, service_url)
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         try:
-            mode = (proc.stdout.readline() if proc.stdout else "").split()[-1]
             deadline = time.monotonic() + 30
             while True:
                 try:
