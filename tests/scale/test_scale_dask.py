@@ -1,0 +1,152 @@
+"""The Dask engine on a real LocalCluster of 2 worker processes: same histories, same scores,
+and a worker killed mid-run loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scale_helpers import TODAY
+
+from riskcalc.fhir import read_histories
+from riskcalc.history import PatientHistory, ReadFailure
+from riskcalc.scale import Tuning, histories_dask
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    import dask
+
+    scratch = tmp_path_factory.mktemp("dask-scratch")
+    with (
+        dask.config.set({"temporary-directory": str(scratch)}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+def _model_or_skip() -> Any:
+    from riskcalc.errors import RiskCalcError
+
+    try:
+        from riskcalc.model import load_model
+
+        return load_model()
+    except (RiskCalcError, ImportError, OSError) as exc:  # the model is being built
+        pytest.skip(f"no default model yet: {exc}")
+
+
+def test_same_histories_as_reader(client: Any, edge_folder: Path, fixtures: Path) -> None:
+    for src in (edge_folder, fixtures / "smart-bulk-10"):
+        expected = list(read_histories(src, today=TODAY))
+        got = list(
+            histories_dask(src, scheduler=client, today=TODAY, tuning=Tuning(chunk_bytes=400_000))
+        )
+        assert got == expected
+
+
+def test_scheduler_address(client: Any, fixtures: Path) -> None:
+    src = fixtures / "synthea-blaze"
+    address = client.scheduler.address
+    got = list(histories_dask(src, scheduler=address, today=TODAY))
+    assert got == list(read_histories(src, today=TODAY))
+
+
+def test_scores_identical_on_cluster(client: Any, edge_folder: Path, tmp_path: Path) -> None:
+    model = _model_or_skip()
+    from riskcalc.report import score_cohort
+    from riskcalc.scale import score_cohort_dask
+
+    as_of = dt.date(2026, 6, 1)
+    a, b = tmp_path / "local.parquet", tmp_path / "dask.parquet"
+    ra = score_cohort(edge_folder, a, as_of=as_of, model=model)
+    rb = score_cohort_dask(edge_folder, b, as_of=as_of, model=model, scheduler=client)
+    assert ra == rb and rb.balanced
+    assert a.read_bytes() == b.read_bytes()
+
+
+def _kill_a_busy_worker(client: Any, prefix: str, stop: threading.Event) -> int | None:
+    """Kill (SIGKILL) the worker process running a task whose key starts with ``prefix``."""
+    while not stop.is_set():
+        busy = [w for w, keys in client.processing().items() if any(prefix in k for k in keys)]
+        if busy:
+            pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+            os.kill(pid, signal.SIGKILL)
+            return int(pid)
+        time.sleep(0.01)
+    return None
+
+
+def _run_with_a_kill(client: Any, job: Any, prefix: str) -> tuple[Any, int | None]:
+    out: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def target() -> None:
+        try:
+            out["result"] = job()
+        finally:
+            stop.set()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    killed = _kill_a_busy_worker(client, prefix, stop)
+    thread.join(timeout=600)
+    assert "result" in out, "the run failed"
+    return out["result"], killed
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_run_loses_and_duplicates_nothing(client: Any, tmp_path: Path) -> None:
+    from riskcalc.cohort import fhir_dir, write_cohort
+
+    src = fhir_dir(write_cohort(tmp_path / "c", n_patients=1200, seed=11))
+    expected = list(read_histories(src, today=TODAY))
+    pids_before = set(client.run(os.getpid).values())
+    got, killed = _run_with_a_kill(
+        client,
+        lambda: list(
+            histories_dask(
+                src, scheduler=client, today=TODAY, tuning=Tuning(chunk_bytes=1_000_000)
+            )
+        ),
+        "riskcalc-partition-",
+    )
+    assert killed in pids_before
+    client.wait_for_workers(2, timeout=60)
+    assert killed not in set(client.run(os.getpid).values())
+    ids = [h.patient_id for h in got if isinstance(h, PatientHistory | ReadFailure)]
+    assert len(ids) == len(set(ids)) == 1200
+    assert got == expected
+
+
+@pytest.mark.slow
+def test_worker_killed_while_scoring(client: Any, tmp_path: Path) -> None:
+    model = _model_or_skip()
+    from riskcalc.cohort import fhir_dir, write_cohort
+    from riskcalc.report import score_cohort
+    from riskcalc.scale import score_cohort_dask
+
+    src = fhir_dir(write_cohort(tmp_path / "c", n_patients=1200, seed=12))
+    as_of = dt.date(2026, 6, 1)
+    a, b = tmp_path / "local.csv", tmp_path / "dask.csv"
+    ra = score_cohort(src, a, as_of=as_of, model=model)
+    rb, killed = _run_with_a_kill(
+        client,
+        lambda: score_cohort_dask(src, b, as_of=as_of, model=model, scheduler=client),
+        "riskcalc-partition-",
+    )
+    assert killed is not None
+    assert ra == rb and rb.read == 1200 and rb.balanced
+    assert a.read_bytes() == b.read_bytes()

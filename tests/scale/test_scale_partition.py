@@ -1,0 +1,160 @@
+"""The partitioned reader gives what the in-process reader gives (no cluster: a synchronous client).
+
+The Dask tests (test_scale_dask.py) check the same on a real LocalCluster; these run fast and
+cover the awkward inputs: BOM, bad lines, duplicates, reference forms, patients not in the
+input, a reference chain, shared Medications, export logs, a depth failure that only shows
+across ranges, Bundles beside NDJSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskcalc.fhir import read_histories
+from riskcalc.fhir._partition import (
+    combine_depth,
+    depth_summary,
+    history_from_resources,
+    partition_of,
+    plan_folder,
+    route_key,
+)
+from riskcalc.fhir._source import max_depth
+from riskcalc.history import PatientHistory, ReadFailure
+from riskcalc.scale import Tuning, histories_dask
+
+from scale_helpers import TODAY, SyncClient, tile_bulk
+
+
+def _dask(source: Path | str, client: SyncClient, **tuning: int) -> list[PatientHistory | ReadFailure]:
+    return list(histories_dask(source, scheduler=client, today=TODAY, tuning=Tuning(**tuning)))
+
+
+def test_edge_folder_same_histories_as_reader(edge_folder: Path, sync_client: SyncClient) -> None:
+    expected = list(read_histories(edge_folder, today=TODAY))
+    # the folder exercises what it claims to
+    codes = {i.code for h in expected if isinstance(h, PatientHistory) for i in h.warnings}
+    assert {"ndjson.bad_line", "resource.other_patient", "resource.unresolved_subject"} <= codes
+    assert any(isinstance(h, ReadFailure) and h.code == "input.too_deep" for h in expected)
+    for tuning in ({}, {"chunk_bytes": 64, "n_partitions": 3}, {"chunk_bytes": 500, "n_partitions": 1}):
+        assert _dask(edge_folder, SyncClient(), **tuning) == expected, tuning
+
+
+def test_bulk_export_ranges_and_partitions_do_not_matter(fixtures: Path) -> None:
+    src = fixtures / "smart-bulk-10"
+    expected = list(read_histories(src, today=TODAY))
+    assert len(expected) >= 10
+    got = _dask(src, SyncClient(), chunk_bytes=200_000, n_partitions=5)
+    assert got == expected
+
+
+def test_bundles_and_single_files(fixtures: Path, tmp_path: Path) -> None:
+    folder = fixtures / "nimbus" / "synthea-covid"
+    assert _dask(folder, SyncClient(), json_batch_bytes=1) == list(read_histories(folder, today=TODAY))
+    one = tile_bulk(fixtures / "smart-bulk-10", tmp_path / "t", 1, skip=("Doc",)) / "Condition.000.ndjson"
+    assert _dask(one, SyncClient(), chunk_bytes=10_000) == list(read_histories(one, today=TODAY))
+
+
+def test_simulated_cohort(tmp_path: Path) -> None:
+    from riskcalc.cohort import fhir_dir, write_cohort
+
+    src = fhir_dir(write_cohort(tmp_path / "c", n_patients=60, seed=3))
+    expected = list(read_histories(src, today=TODAY))
+    assert len(expected) == 60
+    assert _dask(src, SyncClient(), chunk_bytes=20_000, n_partitions=4) == expected
+
+
+def test_patient_without_id_falls_back_to_reading_the_pool_whole(edge_folder: Path) -> None:
+    with (edge_folder / "Patient.ndjson").open("ab") as fh:
+        fh.write(b'{"resourceType": "Patient", "gender": "male"}\n')
+    expected = list(read_histories(edge_folder, today=TODAY))
+    client = SyncClient()
+    assert _dask(edge_folder, client, chunk_bytes=300) == expected
+    assert any("pool-whole" in k for k in client.keys)
+
+
+def test_plan_ranges_cover_each_file_on_line_ends(edge_folder: Path) -> None:
+    plan = plan_folder(edge_folder, chunk_bytes=100)
+    for index, path in enumerate(plan.ndjson_files):
+        data = Path(path).read_bytes()
+        ranges = [c for c in plan.chunks if c.file_index == index]
+        assert ranges[0].start == 0 and ranges[-1].stop is None
+        for a, b in zip(ranges, ranges[1:]):
+            assert a.stop == b.start and data[b.start - 1 : b.start] == b"\n"
+
+
+def test_route_key_and_partition() -> None:
+    assert route_key("Patient/abc") == "abc"
+    assert route_key("https://h/fhir/Patient/abc/_history/3") == "abc"
+    assert route_key("urn:uuid:6f1c") == "6f1c"
+    assert route_key("Group/abc") is None
+    assert partition_of("abc", 7) == partition_of("abc", 7) < 7
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"{", b"}", b"[", b"]", b'"', b"\\", b"a", b"\n"]), max_size=80),
+    st.lists(st.integers(0, 80), max_size=6),
+)
+def test_depth_of_ranges_combines_to_depth_of_file(parts: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(parts)
+    # ranges start after a newline, as the planner cuts them
+    starts = sorted({0, *(i + 1 for i in cuts if i < len(data) and data[i : i + 1] == b"\n")})
+    ranges = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)])]
+    assert combine_depth(depth_summary(r) for r in ranges) == max_depth(data)
+
+
+def test_history_from_resources_matches_reader(fixtures: Path, tmp_path: Path) -> None:
+    import orjson
+
+    src = tile_bulk(fixtures / "smart-bulk-10", tmp_path / "one", 1, skip=("Doc", "log"))
+    first = next(h for h in read_histories(src, today=TODAY) if isinstance(h, PatientHistory))
+    patient = next(
+        r
+        for r in map(orjson.loads, (src / "Patient.000.ndjson").read_bytes().splitlines())
+        if r["id"] == first.patient_id
+    )
+    mine = []
+    for path in sorted(src.glob("*.ndjson")):
+        for line in path.read_bytes().splitlines():
+            r = orjson.loads(line)
+            if r["resourceType"] != "Patient" and first.patient_id in line.decode():
+                mine.append(r)
+    built = history_from_resources(patient, mine, today=TODAY)
+    assert isinstance(built, PatientHistory)
+    assert built.model_dump(exclude={"warnings"}) == first.model_dump(exclude={"warnings"})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_scores_identical_to_in_process(edge_folder: Path, tmp_path: Path, suffix: str) -> None:
+    model = _model_or_skip()
+    from riskcalc.report import score_cohort
+    from riskcalc.scale import score_cohort_dask
+
+    as_of = dt.date(2026, 6, 1)
+    a, b = tmp_path / f"local{suffix}", tmp_path / f"dask{suffix}"
+    ra = score_cohort(edge_folder, a, as_of=as_of, model=model)
+    rb = score_cohort_dask(
+        edge_folder, b, as_of=as_of, model=model, scheduler=SyncClient(),
+        tuning=Tuning(chunk_bytes=300, n_partitions=3),
+    )
+    assert ra == rb and rb.balanced
+    assert a.read_bytes() == b.read_bytes()
+    ea, eb = (p.with_name(f"{p.stem}.errors{suffix}") for p in (a, b))
+    assert ea.read_bytes() == eb.read_bytes()
+
+
+def _model_or_skip():  # type: ignore[no-untyped-def]
+    from riskcalc.errors import RiskCalcError
+
+    try:
+        from riskcalc.model import load_model
+
+        return load_model()
+    except (RiskCalcError, ImportError, OSError) as exc:  # the model is being built
+        pytest.skip(f"no default model yet: {exc}")
