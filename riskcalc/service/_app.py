@@ -332,7 +332,8 @@ class _Service:
     def _cards(self, prefetch: dict[str, Any], patient_id: str) -> dict[str, Any]:
         s = self.settings
         try:
-            bundle = combine_prefetch(prefetch)
+            # Only the keys the service asked for: extra keys are ignored, not mixed in.
+            bundle = combine_prefetch({k: prefetch[k] for k in PREFETCH_TEMPLATES if k in prefetch})
         except InputError as exc:  # the client's prefetch breaks the protocol: 400, not a card
             raise ServiceError(400, "service.bad_request", exc.message) from None
         try:
