@@ -55,6 +55,7 @@ class ReplicationResult:
     patients_read: int
     read_failures: int
     failure_codes: dict[str, int] = field(default_factory=dict)
+    ukb_controls: str = "test-negative"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class ReplicationResult:
             "patients_read": self.patients_read,
             "read_failures": self.read_failures,
             "failure_codes": dict(sorted(self.failure_codes.items())),
+            "ukb_controls": self.ukb_controls,
             "targets": {"ukb_or": 1.85, "ukb_or_ci": [1.14, 3.02], "flatiron_hr": 1.44},
             "riskcalc_version": __version__,
             "research_use": RESEARCH_USE_STATEMENT,
@@ -70,8 +72,15 @@ class ReplicationResult:
 
 
 def replicate_histories(histories: Iterable[PatientHistory | ReadFailure]) -> ReplicationResult:
-    """Run both analyses on histories (streamed: only the analysis rows are kept)."""
+    """Run both analyses on histories (streamed: only the analysis rows are kept).
+
+    If no history carries any virus test (a reader that does not report tests), the UK-Biobank
+    controls fall back to all eligible survivors without a positive in 2020 and
+    ``ukb_controls`` says ``"untested-population"``.
+    """
     ukb = []
+    ukb_fallback = []
+    any_tests = False
     flatiron = []
     read = failed = 0
     codes: dict[str, int] = {}
@@ -81,13 +90,26 @@ def replicate_histories(histories: Iterable[PatientHistory | ReadFailure]) -> Re
             codes[h.code] = codes.get(h.code, 0) + 1
             continue
         read += 1
+        any_tests = any_tests or bool(h.tests)
         row = ukb_row(h)
         if row is not None:
             ukb.append(row)
+        row = ukb_row(h, require_test=False)
+        if row is not None:
+            ukb_fallback.append(row)
         rows = flatiron_rows(h)
         if rows is not None:
             flatiron.append(rows)
-    return ReplicationResult(mantel_haenszel_or(ukb), cox_hr(flatiron), read, failed, codes)
+    if any_tests:
+        return ReplicationResult(mantel_haenszel_or(ukb), cox_hr(flatiron), read, failed, codes)
+    return ReplicationResult(
+        mantel_haenszel_or(ukb_fallback),
+        cox_hr(flatiron),
+        read,
+        failed,
+        codes,
+        ukb_controls="untested-population",
+    )
 
 
 def fhir_dir(source: str | os.PathLike[str]) -> Path:

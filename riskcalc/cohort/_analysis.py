@@ -33,6 +33,7 @@ from riskcalc.history import CancerSite, OutcomeKind, Pathogen, PatientHistory
 UKB_TEST_YEAR = 2020
 UKB_MIN_YEARS_FROM_DIAGNOSIS = 5.0
 UKB_FOLLOW_UP_END = dt.date(2025, 12, 31)
+UKB_FALLBACK_INDEX = dt.date(2020, 3, 1)
 FLATIRON_START = dt.date(2020, 3, 1)
 FLATIRON_END = dt.date(2024, 7, 1)  # 52 months of follow-up (evidence.md row 9)
 Z95 = 1.959963984540054
@@ -88,8 +89,12 @@ def _covid_positive_dates(h: PatientHistory) -> list[dt.date]:
     return dates
 
 
-def ukb_row(h: PatientHistory) -> UkbRow | None:
-    """The patient's row in the UK-Biobank-style analysis, or None if not eligible."""
+def ukb_row(h: PatientHistory, *, require_test: bool = True) -> UkbRow | None:
+    """The patient's row in the UK-Biobank-style analysis, or None if not eligible.
+
+    With ``require_test=False`` (fallback for readers that do not report negative tests) the
+    unexposed are all eligible survivors without a positive in 2020, indexed on 2020-03-01.
+    """
     onsets = [c.onset for c in h.cancers if c.onset is not None]
     if not onsets:
         return None
@@ -101,6 +106,8 @@ def ukb_row(h: PatientHistory) -> UkbRow | None:
         exposed, index = True, min(positives)
     elif tested:
         exposed, index = False, min(tested)
+    elif not require_test:
+        exposed, index = False, UKB_FALLBACK_INDEX
     else:
         return None
     if (index - min(onsets)).days / 365.25 < UKB_MIN_YEARS_FROM_DIAGNOSIS:

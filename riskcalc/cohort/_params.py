@@ -132,9 +132,9 @@ class TruthParams:
 
     escape_half_life_years: float = 30.0
     establishment_probability: float = 0.4
-    awakening_max_probability: float = 0.6
-    exposure_half_pg_day_ml: float = 150.0
-    systemic_ratio: float = 0.25
+    awakening_max_probability: float = 0.15
+    exposure_half_pg_day_ml: float = 200.0
+    systemic_ratio: float = 4.0
     hill_coefficient: float = 2.0
     burst_fold_low: float = 100.0
     burst_fold_high: float = 1000.0
@@ -144,7 +144,7 @@ class TruthParams:
     doubling_sigma: float = 0.35
     dormant_size_max_cells: float = 3.0e4
     detection_cells: float = 1.0e9
-    infection_clone_death_delay_factor: float = 0.3
-    infection_clone_doubling_factor: float = 1.0
+    infection_clone_death_delay_factor: float = 0.15
+    infection_clone_doubling_factor: float = 0.6
     dexamethasone_factor: float = 0.6
     tocilizumab_factor: float = 0.2

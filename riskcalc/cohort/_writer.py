@@ -224,7 +224,7 @@ def write_cohort(
     patients = iter_patients(n_patients, seed, params=params, chunk_size=chunk_size)
     tmp = _prepare_target(target)
     try:
-        _write_all(tmp, patients, n_patients, fmt, progress)
+        _write_all(tmp, patients, n_patients, fmt, progress, chunk_size)
         manifest = {
             "generator": "riskcalc.cohort",
             "riskcalc_version": __version__,
@@ -248,7 +248,12 @@ def write_cohort(
 
 
 def _write_all(
-    tmp: Path, patients: Iterator[SimPatient], total: int, fmt: OutputFormat, progress: bool
+    tmp: Path,
+    patients: Iterator[SimPatient],
+    total: int,
+    fmt: OutputFormat,
+    progress: bool,
+    chunk_size: int,
 ) -> None:
     from tqdm import tqdm
 
@@ -272,7 +277,7 @@ def _write_all(
             else:
                 (fhir_dir / f"Bundle-{p.patient_id}.json").write_bytes(_bundle(p, resources))
             buffer.append(p)
-            if len(buffer) >= DEFAULT_CHUNK:
+            if len(buffer) >= chunk_size:
                 _flush(buffer, pw, ew)
             bar.update(1)
         _flush(buffer, pw, ew)

@@ -1,0 +1,162 @@
+"""The simulator: deterministic for a seed, valid FHIR R4 with agreed codes only, bounded memory."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from riskcalc.cohort import OutputFormat, iter_patients, write_cohort
+from riskcalc.errors import ConfigError
+
+CODES_MD = Path("/work/briefs/codes.md")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "fhir").iterdir())}
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
+    a = write_cohort(tmp_path / "a", n_patients=300, seed=11, chunk_size=128)
+    b = write_cohort(tmp_path / "b", n_patients=300, seed=11, chunk_size=128)
+    c = write_cohort(tmp_path / "c", n_patients=300, seed=12, chunk_size=128)
+    assert _files(a) == _files(b)
+    assert _files(a) != _files(c)
+    for name in ("patients", "episodes"):
+        ta = pq.read_table(a / "ground_truth" / f"{name}.parquet")
+        tb = pq.read_table(b / "ground_truth" / f"{name}.parquet")
+        assert ta.equals(tb)
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["seed"] == 11 and manifest["patients"] == 300
+    assert "Research use only" in manifest["research_use"]
+
+
+def test_ndjson_validates_with_r4b_and_truth_stays_outside_fhir(tmp_path: Path) -> None:
+    out = write_cohort(tmp_path / "c", n_patients=400, seed=5)
+    names = {p.name for p in (out / "fhir").iterdir()}
+    assert names == {
+        f"{t}.ndjson"
+        for t in (
+            "Patient",
+            "Condition",
+            "Observation",
+            "Encounter",
+            "Procedure",
+            "MedicationRequest",
+            "Immunization",
+        )
+    }
+    patients = (out / "fhir" / "Patient.ndjson").read_bytes().splitlines()
+    assert len(patients) == 400
+    seen = 0
+    for f in sorted((out / "fhir").iterdir()):
+        for line in f.read_bytes().splitlines()[:400]:
+            res = orjson.loads(line)
+            assert res["resourceType"] == f.stem
+            get_fhir_model_class(res["resourceType"]).model_validate(res)
+            seen += 1
+    assert seen > 1500
+    truth = pq.read_table(out / "ground_truth" / "patients.parquet")
+    assert truth.num_rows == 400
+    assert {"dormant_lung", "relapse_date", "relapse_by_infection"} <= set(truth.column_names)
+
+
+def test_bundles_validate(tmp_path: Path) -> None:
+    out = write_cohort(tmp_path / "b", n_patients=40, seed=2, fmt=OutputFormat.BUNDLES)
+    bundles = sorted((out / "fhir").glob("Bundle-*.json"))
+    assert len(bundles) == 40
+    for path in bundles[:15]:
+        data = orjson.loads(path.read_bytes())
+        bundle = get_fhir_model_class("Bundle").model_validate(data)
+        assert bundle.type == "collection"
+        assert data["entry"][0]["resource"]["resourceType"] == "Patient"
+
+
+def _agreed_codes() -> set[str]:
+    import re
+
+    text = CODES_MD.read_text()
+    return set(re.findall(r"\b[0-9A-Z][0-9A-Z.\-]*[0-9]\b", text)) | set(
+        re.findall(r"\b[A-Z]{2,5}\b", text)
+    )
+
+
+@pytest.mark.skipif(not CODES_MD.exists(), reason="agreed code list not available")
+def test_emits_only_agreed_codes(tmp_path: Path) -> None:
+    agreed = _agreed_codes()
+    out = write_cohort(tmp_path / "c", n_patients=600, seed=9)
+    skip = {
+        "http://terminology.hl7.org/CodeSystem/condition-clinical",
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+        "http://terminology.hl7.org/CodeSystem/condition-category",
+        "http://terminology.hl7.org/CodeSystem/observation-category",
+        "http://unitsofmeasure.org",
+    }
+    unknown: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "system" in node and "code" in node and node["system"] not in skip:
+                code = str(node["code"])
+                # C50.911 is agreed as C50.*: compare the family for ICD-10-CM
+                family = code.split(".")[0]
+                if (
+                    code not in agreed
+                    and family not in agreed
+                    and f"{family}." not in CODES_MD.read_text()
+                ):
+                    unknown.add(f"{node['system']}|{code}")
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for f in (out / "fhir").iterdir():
+        for line in f.read_bytes().splitlines():
+            walk(orjson.loads(line))
+    assert not unknown, sorted(unknown)
+
+
+def test_refuses_non_empty_target_and_bad_arguments(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError):
+        write_cohort(tmp_path / "x", n_patients=5, seed=1)
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+    with pytest.raises(ConfigError):
+        list(iter_patients(0, 1))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def _peak_bytes(tmp: Path, n: int) -> int:
+    tracemalloc.start()
+    write_cohort(tmp, n_patients=n, seed=3, chunk_size=100)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def test_memory_is_bounded_by_the_chunk_not_the_cohort(tmp_path: Path) -> None:
+    small = _peak_bytes(tmp_path / "s", 200)
+    large = _peak_bytes(tmp_path / "l", 1200)
+    assert large < 1.5 * small, (small, large)
+
+
+def test_ground_truth_is_cell_level_and_recorded_outcomes_follow_it() -> None:
+    patients = list(iter_patients(3000, seed=4))
+    assert sum(p.dormant_lung + p.dormant_other == 0 for p in patients) > 300
+    for p in patients:
+        if p.dormant_lung + p.dormant_other == 0:
+            assert p.relapse_day is None
+        if p.death_cause == "cancer":
+            assert p.relapse_day is not None and p.relapse_day < p.death_day  # type: ignore[operator]
+        awakened = sum(e.awakened_lung + e.awakened_other for e in p.episodes)
+        assert awakened <= p.dormant_lung + p.dormant_other
+    assert any(p.relapse_by_infection for p in patients)
+    assert any(p.relapse_day is not None and not p.relapse_by_infection for p in patients)
