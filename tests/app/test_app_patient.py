@@ -1,0 +1,121 @@
+"""AppTest: the patient page with each demo patient, its views and every what-if control."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from app_helpers import (
+    MODEL,
+    _app,
+    _charts,
+    _key_endswith,
+    _open_demo,
+    _run,
+    _texts,
+    _timeline_data,
+    needs_model,
+)
+from streamlit.testing.v1 import AppTest
+
+import riskcalc
+from riskcalc.demo import demo_bundle, list_demo_patients
+from riskcalc.model import load_model
+from riskcalc.report._views import basis_rows
+
+
+def test_banner_shows_statement_and_model_version() -> None:
+    at = _app()
+    banner = at.warning[0].value
+    assert riskcalc.RESEARCH_USE_STATEMENT in banner
+    if MODEL:
+        model = load_model()
+        assert model.info.version in banner and model.info.model_id in banner
+    else:
+        assert "model.not_found" in banner
+
+
+@pytest.mark.parametrize("name", [p.name for p in list_demo_patients()])
+def test_each_demo_patient_renders_every_view(name: str) -> None:
+    at = _open_demo(_app(), name)
+    history = riskcalc.read_history(demo_bundle(name))
+    text = _texts(at)
+    assert f"Patient {history.patient_id}" in text
+    specs = _charts(at)
+    assert any("Infection timeline" in s and "Cumulative awakening score" in s for s in specs)
+    assert "Awakening score (exploratory)" in text
+    # basis table: one row per record use, covering every resource used
+    basis = [d.value for d in at.dataframe if "reference" in d.value.columns]
+    assert len(basis) == 1
+    assert set(basis[0]["reference"]) == set(history.basis)
+    assert len(basis[0]) == len(basis_rows(history))
+    if MODEL:
+        assert "Within 24 months" in text or "No estimate for this patient" in text
+    else:
+        assert "model.not_found" in text
+        assert not any(m.label.startswith("Within") for m in at.metric)
+
+
+def test_il6_peak_is_on_the_timeline() -> None:
+    at = _open_demo(_app(), "hospitalised-flu")
+    rows, trajectory = _timeline_data(at)
+    il6 = rows[rows["lane"] == "IL-6 measured"]
+    assert list(il6["label"]) == ["210 pg/mL"]
+    assert set(rows["lane"]) >= {"Cancer", "Treatment", "Infection", "Vaccination"}
+    assert trajectory["score"].iloc[-1] > trajectory["background"].iloc[-1]
+
+
+def test_what_if_controls_are_labelled_hypothetical_and_change_the_score() -> None:
+    at = _open_demo(_app(), "repeated-infections")
+
+    def score(at: AppTest) -> float:
+        return float(next(m.value for m in at.metric if m.label.startswith("Awakening score")))
+
+    recorded = score(at)
+    assert not any("Hypothetical (what-if)" in i.value for i in at.info)
+    _key_endswith(at.sidebar.checkbox, ":on:3").uncheck()
+    _run(at)
+    assert any("Hypothetical (what-if)" in i.value for i in at.info)
+    lowered = score(at)
+    assert lowered < recorded
+    _key_endswith(at.sidebar.selectbox, ":sev:2").set_value("critical")
+    _run(at)
+    assert score(at) > lowered
+    assert "graded critical" in _texts(at)
+    _key_endswith(at.sidebar.checkbox, ":blk:2").check()
+    _run(at)
+    text = _texts(at)
+    assert "IL-6 blockade covering" in text and "mouse-model evidence only" in text
+    _key_endswith(at.sidebar.checkbox, ":add").check()
+    _run(at)
+    text = _texts(at)
+    assert "A hypothetical mild covid19 infection" in text
+    assert "days after the hypothetical infection" in text
+    _key_endswith(at.sidebar.selectbox, ":add_pathogen").set_value("influenza")
+    _key_endswith(at.sidebar.selectbox, ":add_severity").set_value("hospitalised")
+    _key_endswith(at.sidebar.checkbox, ":add_blockade").check()
+    _run(at)
+    assert "hospitalised influenza infection" in _texts(at)
+    rows, trajectory = _timeline_data(at)
+    assert set(trajectory["series"]) == {"Recorded", "Hypothetical (what-if)"}
+    assert rows["hypothetical"].sum() == 1  # the added episode, drawn as such
+    for word in ("you should", "we recommend", "start tocilizumab", "start treatment"):
+        assert word not in _texts(at).lower()
+
+
+def test_assessment_date_control() -> None:
+
+    at = _open_demo(_app(), "mild-covid")
+    at.sidebar.date_input(key="as_of").set_value(dt.date(2023, 3, 1))
+    _run(at)
+    assert "assessed as of **2023-03-01**" in _texts(at)
+
+
+@needs_model
+def test_horizon_control_changes_the_horizon() -> None:
+    at = _open_demo(_app(), "repeated-infections")
+    horizons = list(load_model().horizons_months)
+    other = next(h for h in horizons if h != load_model().default_horizon_months)
+    at.sidebar.selectbox(key="horizon").set_value(other)
+    _run(at)
+    assert any(m.label.startswith(f"Within {other} months") for m in at.metric)
