@@ -245,7 +245,7 @@ def cox_time_varying(
         beta = beta + step
         if np.max(np.abs(step)) < 1e-9:
             break
-    return beta, np.linalg.inv(info)
+    return beta, np.asarray(np.linalg.inv(info), dtype=np.float64)
 
 
 def cox_hr(rows: Iterable[FlatironRows]) -> Estimate:
@@ -263,7 +263,8 @@ def cox_hr(rows: Iterable[FlatironRows]) -> Estimate:
         event += r.event
     ev = np.array(event, dtype=bool)
     x = np.array(covid, dtype=np.float64)[:, None]
-    if ev.sum() == 0 or (x[ev].min() == x[ev].max() and x.min() == x.max()):
+    exposed_events = int((x[ev, 0] == 1).sum())
+    if exposed_events == 0 or exposed_events == int(ev.sum()):  # the MLE is infinite
         return Estimate(float("nan"), float("nan"), float("nan"), n, int(ev.sum()))
     beta, cov = cox_time_varying(
         np.array(start, dtype=np.float64), np.array(stop, dtype=np.float64), ev, x

@@ -52,6 +52,7 @@ from riskcalc.cohort._records import (
     SimEpisode,
     SimPatient,
     SimTest,
+    SimTreatment,
     SimVaccination,
 )
 from riskcalc.cohort._treatments import treatment_plan
@@ -377,7 +378,7 @@ def _assemble(
     noise: IntA,
     visit_jitter: NDArray[np.int64],
     visit_keep: BoolA,
-    treatments: list[tuple[object, ...]],
+    treatments: list[tuple[SimTreatment, ...]],
     abatement: BoolA,
 ) -> list[SimPatient]:
     n = base.site.size
@@ -400,7 +401,7 @@ def _assemble(
     for i in range(n):
         last = int(stop[i]) - 1
         episodes = tuple(
-            _episode(eps, truth, j)
+            _episode(eps, truth, j, last)
             for j in range(ep_bounds[i], ep_bounds[i + 1])
             if eps.raw.onset[j] <= last
         )
@@ -446,7 +447,7 @@ def _assemble(
                 diagnosis_day=int(base.diagnosis[i]),
                 at_risk_start_day=start,
                 remission_as_abatement=bool(abatement[i]),
-                treatments=treatments[i],  # type: ignore[arg-type]
+                treatments=treatments[i],
                 episodes=episodes,
                 tests=sim_tests,
                 vaccinations=vaccs,
@@ -468,12 +469,13 @@ def _assemble(
     return out
 
 
-def _episode(eps: Episodes, truth: Truth, j: int) -> SimEpisode:
+def _episode(eps: Episodes, truth: Truth, j: int, last: int) -> SimEpisode:
+    """One episode; its recorded end is clipped to the last contact (lost or died during it)."""
     measured = float(eps.il6_measured[j])
     return SimEpisode(
         pathogen=Path(int(eps.raw.pathogen[j])),
         onset_day=int(eps.raw.onset[j]),
-        end_day=int(eps.end[j]),
+        end_day=min(int(eps.end[j]), last),
         severity=Sev(int(eps.severity[j])),
         il6_true_peak_pg_ml=round(float(eps.il6_peak[j]), 2),
         il6_exposure_pg_day_ml=round(float(eps.exposure[j]), 1),

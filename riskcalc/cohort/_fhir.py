@@ -337,7 +337,7 @@ class _Builder:
                     ),
                     "subject": self.ref,
                     "encounter": enc_ref,
-                    "effectiveDateTime": _d(e.onset_day + 2),
+                    "effectiveDateTime": _d(min(e.onset_day + 2, e.end_day)),
                     "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
                 }
             )
@@ -355,7 +355,7 @@ class _Builder:
                     "code": _cc((SCT, code, display)),
                     "subject": self.ref,
                     "encounter": enc_ref,
-                    "performedDateTime": _d(e.onset_day + 1),
+                    "performedDateTime": _d(min(e.onset_day + 1, e.end_day)),
                 }
             )
         meds = []
@@ -373,7 +373,7 @@ class _Builder:
                     "medicationCodeableConcept": _cc((RXNORM, code, display)),
                     "subject": self.ref,
                     "encounter": enc_ref,
-                    "authoredOn": _d(e.onset_day + 1),
+                    "authoredOn": _d(min(e.onset_day + 1, e.end_day)),
                 }
             )
 
@@ -395,16 +395,15 @@ class _Builder:
     def outcomes(self) -> None:
         p = self.p
         last = p.last_contact_day
-        if p.relapse_day is not None and p.relapse_day <= last:
-            if self.r() % 2 == 0:
-                self.add(
-                    self._status(
-                        f"{self.pid}-prog",
-                        p.relapse_day,
-                        ("271299001", "Patient's condition worsened"),
-                        f"{self.pid}-ca",
-                    )
+        if p.relapse_day is not None and p.relapse_day <= last and self.r() % 2 == 0:
+            self.add(
+                self._status(
+                    f"{self.pid}-prog",
+                    p.relapse_day,
+                    ("271299001", "Patient's condition worsened"),
+                    f"{self.pid}-ca",
                 )
+            )
         if p.lung_met_day is not None and p.lung_met_day <= last:
             self.metastasis("met-lung", p.lung_met_day, LUNG_MET)
         if p.other_met_day is not None and p.other_met_day <= last:

@@ -114,10 +114,10 @@ def _truth_rows(patients: list[SimPatient]) -> tuple[pa.Table, pa.Table]:
         }
         for k, v in values.items():
             prow[k].append(v)
-        for k, e in enumerate(p.episodes):
+        for number, e in enumerate(p.episodes):
             ev = {
                 "patient_id": p.patient_id,
-                "episode": k,
+                "episode": number,
                 "pathogen": e.pathogen.to_pathogen().value,
                 "onset": _day(e.onset_day),
                 "end": _day(e.end_day),
