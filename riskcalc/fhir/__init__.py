@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from riskcalc.config import DEFAULT_LIMITS, Limits
-from riskcalc.errors import InputError
+from riskcalc.errors import InputError, Issue
 from riskcalc.fhir._extract import extract
-from riskcalc.fhir._group import Grouping, PatientGroup, group
+from riskcalc.fhir._group import (
+    PATIENT_TYPES,
+    Grouping,
+    Item,
+    PatientGroup,
+    _patient_refs,
+    flatten,
+    group,
+)
 from riskcalc.fhir._source import Unit, iter_units
 from riskcalc.history import PatientHistory, ReadFailure
 
@@ -36,8 +44,21 @@ def _check_size(g: PatientGroup, limits: Limits) -> None:
 
 def _histories(
     unit: Unit, limits: Limits, today: dt.date
-) -> Iterator[tuple[Grouping, PatientGroup, PatientHistory | InputError]]:
+) -> Iterator[tuple[Grouping, PatientGroup, PatientHistory | ReadFailure | InputError]]:
+    """Each patient's history (or error) of a unit; for a unit without a Patient that holds
+    patient data, its one ``input.no_patient`` failure (with an empty placeholder group)."""
     grouping = group(unit)
+    failure = no_patient_failure(unit, grouping)
+    if failure is not None:
+        yield grouping, PatientGroup("", Item({}, unit.label, None)), failure
+        return
+    yield from _grouped_histories(grouping, limits, today)
+
+
+def _grouped_histories(
+    grouping: Grouping, limits: Limits, today: dt.date
+) -> Iterator[tuple[Grouping, PatientGroup, PatientHistory | InputError]]:
+    """Each patient's history, or the InputError that stopped it, of a grouped unit."""
     for pid in sorted(grouping.patients):
         g = grouping.patients[pid]
         try:
@@ -82,9 +103,11 @@ def read_history(
     today = today or dt.date.today()
     found: list[PatientHistory] = []
     ids: list[str] = []
+    labels: list[str] = []
     for unit in iter_units(source, limits):
         if isinstance(unit, InputError):
             raise unit
+        labels.append(unit.label)
         grouping = group(unit)
         for pid in sorted(grouping.patients):
             if patient_id is not None and pid != patient_id:
@@ -110,7 +133,11 @@ def read_history(
                 f"Patient/{patient_id} is not in the input",
                 resource_id=f"Patient/{patient_id}",
             )
-        raise InputError("input.no_patient", "the input holds no Patient resource")
+        raise InputError(
+            "input.no_patient",
+            "the input holds no Patient resource",
+            location=", ".join(labels[:3]) or None,
+        )
     return found[0]
 
 
@@ -124,7 +151,9 @@ def read_histories(
     corrupt archive) is a ReadFailure with ``patient_id=None`` and the other files go on. For a
     single file, bytes, text or dict that cannot be read the first ``next()`` raises
     :class:`InputError`. Patients come in sorted order within a file; files in sorted path order
-    (a folder's NDJSON export last). A source with no patient yields nothing.
+    (a folder's NDJSON export last). A file, text, dict or NDJSON export that holds patient
+    data (clinical resources or issues) but no Patient yields one ReadFailure ``input.no_patient`` (location: the file; its issues on
+    ``warnings``); one with nothing in it at all yields nothing.
     """
     today = today or dt.date.today()
     for unit in iter_units(source, limits):
@@ -133,6 +162,40 @@ def read_histories(
             continue
         for _, g, result in _histories(unit, limits, today):
             yield _failure(result, g.patient_id) if isinstance(result, InputError) else result
+
+
+def no_patient_failure(unit: Unit, grouping: Grouping) -> ReadFailure | None:
+    """The failure record of a unit that holds patient data but no Patient, else None.
+
+    Nothing read may be dropped silently: a unit without a Patient that holds a clinical
+    resource (a type in ``PATIENT_TYPES`` or one with a patient reference) or any issue (skipped
+    entries, bad NDJSON lines) is one failure, its issues on ``warnings``. A unit of
+    administrative resources only (Synthea's hospital and practitioner Bundles: Organization,
+    Location, Practitioner) or with nothing in it (an empty file, an export log) gives None.
+    """
+    if grouping.patients:
+        return None
+    types: dict[str, int] = {}
+    clinical = False
+    for x in flatten(unit):
+        if not isinstance(x, Issue):
+            rtype = str(x.resource["resourceType"])
+            types[rtype] = types.get(rtype, 0) + 1
+            clinical = clinical or rtype in PATIENT_TYPES or bool(_patient_refs(x.resource))
+    if not clinical and not grouping.issues:
+        return None
+    held = ", ".join(f"{t} ×{n}" for t, n in sorted(types.items())[:5])
+    more = ", …" if len(types) > 5 else ""
+    what = f"{sum(types.values())} resource(s) ({held}{more})" if types else "no usable resource"
+    return ReadFailure(
+        patient_id=None,
+        code="input.no_patient",
+        message=f"{unit.label} holds {what} but no Patient resource, so no one can be assessed",
+        location=unit.label,
+        warnings=tuple(
+            sorted(set(grouping.issues), key=lambda i: (i.code, i.source or "", i.message))
+        ),
+    )
 
 
 def _failure(exc: InputError, patient_id: str | None) -> ReadFailure:

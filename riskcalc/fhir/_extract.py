@@ -7,6 +7,7 @@ ones are validated (lazily, once) and read. Everything skipped or assumed become
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 from riskcalc import codes
 from riskcalc.errors import Issue
 from riskcalc.fhir._group import Item, PatientGroup
-from riskcalc.fhir._validate import validation_error
+from riskcalc.fhir._validate import is_known_type, validation_error
 from riskcalc.history._dates import Bound, check_plausible, parse_fhir_date
 from riskcalc.history._episodes import (
     DEFAULT_WINDOW_DAYS,
@@ -145,9 +146,14 @@ class _Ctx:
 # --- small readers of FHIR JSON ------------------------------------------------------------------
 
 
+def _seq(value: Any) -> list[Any]:
+    """A JSON array field as a list; anything else (a wrong type in unvalidated input) as []."""
+    return value if isinstance(value, list) else []
+
+
 def _code_of(concept: Any) -> str | None:
     if isinstance(concept, dict):
-        for coding in concept.get("coding") or ():
+        for coding in _seq(concept.get("coding")):
             if isinstance(coding, dict) and isinstance(coding.get("code"), str):
                 return str(coding["code"])
     return None
@@ -171,7 +177,7 @@ def _texts(concept: Any) -> Iterator[str]:
         return
     if isinstance(concept.get("text"), str):
         yield concept["text"]
-    for coding in concept.get("coding") or ():
+    for coding in _seq(concept.get("coding")):
         if isinstance(coding, dict):
             for key in ("display", "code"):
                 if isinstance(coding.get(key), str):
@@ -268,9 +274,11 @@ def _select(items: Iterable[Item], shared: dict[str, dict[str, Any]]) -> _Select
 
 def _last_contact(items: Iterable[Item], ctx: _Ctx, extra: Iterable[dt.date]) -> dt.date | None:
     """Latest plausible date any resource carries (lower bound of partial dates)."""
-    best: str = ""
+    # Compare the text first (cheap: ISO dates sort as text), then parse from the latest down:
+    # a malformed value ("2025-99-99") must not hide the latest valid one.
     top = ctx.today.isoformat()
     low = ctx.birth_date.isoformat() if ctx.birth_date else ""
+    days: set[str] = set()
     for item in items:
         r = item.resource
         candidates = [r.get(k) for k in _LAST_CONTACT_KEYS]
@@ -279,17 +287,17 @@ def _last_contact(items: Iterable[Item], ctx: _Ctx, extra: Iterable[dt.date]) ->
         for value in candidates:
             if isinstance(value, str) and len(value) >= 4:
                 day = value[:10]
-                if best < day <= top and day >= low:
-                    best = day
+                if low <= day <= top:
+                    days.add(day)
     dates = [d for d in extra if d <= ctx.today]
-    parsed: dt.date | None = None
-    if best:
+    for day in sorted(days, reverse=True):
         try:
-            parsed = parse_fhir_date(best, Bound.START).date
+            parsed = parse_fhir_date(day, Bound.START).date
         except ValueError:
-            parsed = None
-    if parsed is not None:
-        dates.append(parsed)
+            continue
+        if parsed <= ctx.today and (ctx.birth_date is None or parsed >= ctx.birth_date):
+            dates.append(parsed)
+            break
     return max(dates) if dates else None
 
 
@@ -373,7 +381,7 @@ def _cancers(sel: _Selected, ctx: _Ctx) -> list[Cancer]:
         status_code = _code_of(latest.get("clinicalStatus"))
         stage = None
         for item, *_ in records:
-            for st in item.resource.get("stage") or ():
+            for st in _seq(item.resource.get("stage")):
                 if isinstance(st, dict):
                     stage = stage or normalise_stage(st.get("summary"))
         result.append(
@@ -472,6 +480,12 @@ def _at_risk_start(
     if after:
         return after[0], AtRiskBasis.DISEASE_STATUS
     if onset is None:
+        ctx.warn(
+            "cancer.no_onset",
+            f"{primary.site.value} cancer has no usable onset date and no abatement or remission "
+            "status; no at-risk start could be derived",
+            primary.sources[0] if primary.sources else None,
+        )
         return None, AtRiskBasis.NONE
     curative = [
         t.end or t.start
@@ -587,10 +601,10 @@ def _encounter_severity(enc: dict[str, Any]) -> Severity | None:
                 severity = Severity.HOSPITALISED
             elif hit == "mild" and severity is None:
                 severity = Severity.MILD
-    for t in enc.get("type") or ():
+    for t in _seq(enc.get("type")):
         if (hit2 := encounter.match_concept(t)) is not None and hit2[0] == "icu":
             return Severity.CRITICAL
-    for loc in enc.get("location") or ():
+    for loc in _seq(enc.get("location")):
         if isinstance(loc, dict):
             texts = [
                 (loc.get("location") or {}).get("display")
@@ -627,7 +641,7 @@ def _is_positive(r: dict[str, Any]) -> bool | None:
     hit = lab.match_concept(r.get("valueCodeableConcept"))
     if hit is not None and hit[0] in ("result_positive", "result_negative"):
         return hit[0] == "result_positive"
-    for interp in r.get("interpretation") or ():
+    for interp in _seq(r.get("interpretation")):
         code = _code_of(interp)
         if code in ("POS", "DET", "A"):
             return True
@@ -659,7 +673,15 @@ def _il6_pg_ml(item: Item, ctx: _Ctx) -> float | None:
         )
         return None
     value = float(q["value"]) * factor
-    return round(value, 6) if value >= 0 else None
+    if not math.isfinite(value) or value < 0:
+        ctx.warn(
+            "il6.value_invalid",
+            f"{item.ref} IL-6 value {q['value']!r} {unit} is negative or not finite in pg/mL; "
+            "not used",
+            item.ref,
+        )
+        return None
+    return round(value, 6)
 
 
 def _infection_anchors_and_attachments(
@@ -905,6 +927,14 @@ def _dedupe(group: PatientGroup, ctx: _Ctx) -> list[Item]:
     seen: set[str] = set()
     out = []
     for item in group.items:
+        rtype = item.resource["resourceType"]
+        if not is_known_type(rtype):
+            ctx.warn(
+                "resource.unknown_type",
+                f"{item.ref}: {rtype!r} is not a FHIR R4 resource type; passed over",
+                item.location,
+            )
+            continue
         rid = item.resource.get("id")
         if isinstance(rid, str):
             key = item.ref

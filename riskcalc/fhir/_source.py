@@ -167,6 +167,10 @@ def parse_json(data: bytes, label: str, limits: Limits) -> Any:
         )
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
+    if not data.strip():
+        raise InputError(
+            "input.json_syntax", f"{label} is empty (no JSON in it)", location=f"{label}:1:1"
+        )
     _check_depth(data, limits, label)
     try:
         return orjson.loads(data)
@@ -227,8 +231,45 @@ def _unit_from_bytes(data: bytes, label: str, limits: Limits, kind: str | None) 
         is_log = Path(label).name.lower().startswith("log.ndjson")
         parse_ndjson(data, label, limits, unit, is_log=is_log)
     else:
-        unit.documents.append(Document(label, parse_json(data, label, limits)))
+        value = parse_json(data, label, limits)
+        check_fhir(value, label)
+        unit.documents.append(Document(label, value))
     return unit
+
+
+def check_fhir(value: Any, label: str) -> None:
+    """Refuse a top-level JSON value that is not a FHIR resource (``input.not_fhir``).
+
+    A JSON file or text must hold one resource or Bundle: an object with a string
+    ``resourceType``. ``null``, a number, a string or an array (even of resources) is not FHIR.
+    """
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        return
+    found = (
+        "an object without a string 'resourceType'"
+        if isinstance(value, dict)
+        else f"a JSON {_json_kind(value)}"
+    )
+    raise InputError(
+        "input.not_fhir",
+        f"{label} holds {found}; expected a FHIR resource or Bundle (an object with a "
+        "'resourceType')",
+        location=label,
+    )
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
 
 
 def _files(folder: Path) -> list[Path]:
@@ -248,6 +289,7 @@ def iter_units(source: Any, limits: Limits) -> Iterator[Unit | InputError]:
     """
     if isinstance(source, dict):
         _check_dict_depth(source, limits)
+        check_fhir(source, "<dict>")
         yield Unit("<dict>", [Document("<dict>", source)])
         return
     if isinstance(source, bytes | bytearray | memoryview):

@@ -7,10 +7,29 @@ parsing it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.domainresource import DomainResource
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
+
+_ABSTRACT = frozenset({Resource, DomainResource})
+
+
+@functools.lru_cache(maxsize=1024)
+def is_known_type(name: str) -> bool:
+    """True if ``name`` is a FHIR resource type of the R4B models (R4 plus a few), not a data type.
+
+    >>> is_known_type("Condition"), is_known_type("CodeableConcept"), is_known_type("Foo")
+    (True, False, False)
+    """
+    try:
+        model = get_fhir_model_class(name)
+    except (KeyError, ValueError, AttributeError, ImportError):
+        return False
+    return isinstance(model, type) and issubclass(model, Resource) and model not in _ABSTRACT
 
 
 def validation_error(resource: dict[str, Any]) -> str | None:

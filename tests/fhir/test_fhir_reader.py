@@ -175,7 +175,8 @@ def test_bad_json_raises_with_code_and_location(fixtures: Path) -> None:
 def test_folder_with_bad_file_yields_failure_and_goes_on(fixtures: Path) -> None:
     results = list(riskcalc.read_histories(fixtures / "invalid", today=TODAY))
     failures = [r for r in results if isinstance(r, ReadFailure)]
-    assert sorted(f.code for f in failures) == ["input.json_syntax"] * 3
+    # the Observation-only file is reported, not dropped (issue 11)
+    assert sorted(f.code for f in failures) == ["input.json_syntax"] * 3 + ["input.no_patient"]
     assert [r.patient_id for r in results if isinstance(r, PatientHistory)] == [
         "patient-baby-example"
     ]
