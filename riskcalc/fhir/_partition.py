@@ -37,7 +37,7 @@ import orjson
 
 from riskcalc.config import DEFAULT_LIMITS, Limits
 from riskcalc.errors import InputError, Issue
-from riskcalc.fhir import _check_size, _failure, _histories
+from riskcalc.fhir import _check_size, _failure
 from riskcalc.fhir._extract import extract
 from riskcalc.fhir._group import (
     _PATIENT_URL,
@@ -50,13 +50,13 @@ from riskcalc.fhir._group import (
     _patient_refs,
     _patients,
     _summaries,
+    group,
 )
 from riskcalc.fhir._source import (
     _BOM,
     Unit,
     _files,
     _kind,
-    _unit_from_bytes,
     parse_ndjson,
     read_bytes,
 )
@@ -350,6 +350,7 @@ class ChunkSummary:
     #: Why the pool cannot be partitioned (see the module docstring), or None.
     exceptional: str | None = None
     n_resources: int = 0
+    n_patients: int = 0
     n_bytes: int = 0
 
 
@@ -444,6 +445,7 @@ def _route_item(
         piece = pieces[partition_of(pid, len(pieces))]
         piece.records.append(record)
         piece.patient_ids.append(pid)
+        summary.n_patients += 1
         return
     if rtype in SHARED_TYPES:
         summary.shared.append((line_no, index, item.full_url, item.resource))
@@ -475,6 +477,7 @@ class PoolContext:
     n_unresolved: int
     first_unresolved: tuple[str, ...]
     exceptional: str | None
+    n_patients: int = 0
 
 
 def pool_context(
@@ -510,6 +513,7 @@ def pool_context(
     shared: dict[str, dict[str, Any]] = {}
     unresolved: list[str] = []
     n_unresolved = 0
+    n_patients = 0
     exceptional = None
     for index in sorted(by_file):
         if index in failures:
@@ -530,6 +534,7 @@ def pool_context(
             n_unresolved += s.n_unresolved
             unresolved.extend(s.first_unresolved)
             exceptional = exceptional or s.exceptional
+            n_patients += s.n_patients
             offset += s.n_newlines
     return PoolContext(
         label=plan.pool_label,
@@ -540,6 +545,7 @@ def pool_context(
         n_unresolved=n_unresolved,
         first_unresolved=tuple(heapq.nsmallest(3, unresolved)),
         exceptional=exceptional,
+        n_patients=n_patients,
     )
 
 
@@ -672,29 +678,32 @@ def json_files_histories(
 ) -> list[Result]:
     """Histories of JSON file units (each file its own unit), in the reader's order.
 
-    A file that cannot be read is one failure with ``patient_id=None`` (raised for a
-    single-file source, as the reader does).
+    Each file is read by :func:`riskcalc.fhir.read_histories` itself; a file that cannot be read
+    is one failure with ``patient_id=None``, as in a folder (raised for a single-file source).
     """
+    from riskcalc.fhir import read_histories
+
     out: list[Result] = []
     for path in paths:
         try:
-            unit = _unit_from_bytes(read_bytes(Path(path), limits), path, limits, "json")
+            out.extend(read_histories(Path(path), limits=limits, today=today))
         except InputError as exc:
             if single:
                 raise
             out.append(_failure(exc, None))
-            continue
-        out.extend(
-            _failure(r, g.patient_id) if isinstance(r, InputError) else r
-            for _, g, r in _histories(unit, limits, today)
-        )
     return out
 
 
 def pool_histories(
     plan: FolderPlan, failed: Iterable[int], *, today: dt.date, limits: Limits = DEFAULT_LIMITS
 ) -> list[Result]:
-    """The pool read in one piece, exactly as the reader does (for pools flagged exceptional)."""
+    """The pool read in one piece, exactly as the reader does.
+
+    For pools flagged exceptional, and pools without a Patient (the reader's ``input.no_patient``
+    record needs the whole pool, and such a pool holds no cohort to spread).
+    """
+    from riskcalc.fhir import _grouped_histories, no_patient_failure
+
     skip = set(failed)
     pool = Unit(plan.pool_label)
     for index, path in enumerate(plan.ndjson_files):
@@ -704,7 +713,11 @@ def pool_histories(
         name = p.name.lower()
         is_log = name.startswith("log.ndjson") if plan.single_file else name.startswith("log.")
         parse_ndjson(read_bytes(p, limits), path, limits, pool, is_log=is_log)
+    grouping = group(pool)
+    failure = no_patient_failure(pool, grouping)
+    if failure is not None:
+        return [failure]
     return [
         _failure(r, g.patient_id) if isinstance(r, InputError) else r
-        for _, g, r in _histories(pool, limits, today)
+        for _, g, r in _grouped_histories(grouping, limits, today)
     ]

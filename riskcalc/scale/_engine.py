@@ -279,7 +279,7 @@ class _Run:
     def _pool(
         self, context: PoolContext, pieces: list[list[Any]], kwargs_f: Any
     ) -> Iterator[list[Any]]:
-        if context.exceptional is not None:
+        if context.exceptional is not None or context.n_patients == 0:
             fut = self.submit(
                 "pool-whole",
                 _pool_task,

@@ -83,7 +83,12 @@ def make_edge_folder(tmp_path: Path, fixtures: Path) -> Path:
     root = tmp_path / "cohort"
     root.mkdir()
     patients = [
-        {"resourceType": "Patient", "id": f"p{i}", "gender": "female", "birthDate": "1950-01-0" + str(i)}
+        {
+            "resourceType": "Patient",
+            "id": f"p{i}",
+            "gender": "female",
+            "birthDate": "1950-01-0" + str(i),
+        }
         for i in range(1, 7)
     ]
     (root / "Patient.ndjson").write_bytes(
@@ -105,7 +110,10 @@ def make_edge_folder(tmp_path: Path, fixtures: Path) -> Path:
             {"subject": {"reference": "Group/g"}, "patient": {"reference": "Patient/p4"}},
         ),
         _condition("c1", {"subject": {"reference": "Patient/p1"}}),  # duplicate
-        *[_condition(f"d{i}", {"subject": {"reference": f"Patient/p{1 + i % 6}"}}) for i in range(40)],
+        *[
+            _condition(f"d{i}", {"subject": {"reference": f"Patient/p{1 + i % 6}"}})
+            for i in range(40)
+        ],
     ]
     (root / "Condition.ndjson").write_bytes(_lines(*conditions))
     (root / "Medication.ndjson").write_bytes(
@@ -130,9 +138,15 @@ def make_edge_folder(tmp_path: Path, fixtures: Path) -> Path:
     (root / "log.ndjson").write_bytes(_lines({"type": "export", "ok": True}))
     # unbalanced lines: 40 + 30 open brackets, deeper than 64 only when counted across lines
     (root / "deep.ndjson").write_bytes(
-        b"[" * 40 + b"\n" + _lines(*[_condition(f"z{i}", {}) for i in range(30)]) + b"[" * 30 + b"\n"
+        b"[" * 40
+        + b"\n"
+        + _lines(*[_condition(f"z{i}", {}) for i in range(30)])
+        + b"[" * 30
+        + b"\n"
     )
-    bundle = next(p for p in sorted((fixtures / "synthea-blaze").glob("*.json.bz2")) if p.name[0] != "0")
+    bundle = next(
+        p for p in sorted((fixtures / "synthea-blaze").glob("*.json.bz2")) if p.name[0] != "0"
+    )
     (root / "a-bundle.json").write_bytes(bz2.decompress(bundle.read_bytes()))
     return root
 
@@ -140,7 +154,11 @@ def make_edge_folder(tmp_path: Path, fixtures: Path) -> Path:
 def tile_bulk(src: Path, out: Path, copies: int, *, skip: tuple[str, ...] = ()) -> Path:
     """``copies`` copies of a Bulk Data export's patients under new ids (``<id>-<k>``)."""
     out.mkdir(parents=True, exist_ok=True)
-    ids = [orjson.loads(line)["id"] for line in (src / "Patient.000.ndjson").read_bytes().splitlines() if line.strip()]
+    ids = [
+        orjson.loads(line)["id"]
+        for line in (src / "Patient.000.ndjson").read_bytes().splitlines()
+        if line.strip()
+    ]
     for path in sorted(src.glob("*.ndjson")):
         if path.name.startswith(skip):
             continue

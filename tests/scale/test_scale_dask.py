@@ -58,7 +58,7 @@ def test_same_histories_as_reader(client: Any, edge_folder: Path, fixtures: Path
 
 
 def test_scheduler_address(client: Any, fixtures: Path) -> None:
-    src = fixtures / "synthea-blaze"
+    src = fixtures / "mcode"
     address = client.scheduler.address
     got = list(histories_dask(src, scheduler=address, today=TODAY))
     assert got == list(read_histories(src, today=TODAY))
@@ -117,9 +117,7 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(client: Any, tmp_pat
     got, killed = _run_with_a_kill(
         client,
         lambda: list(
-            histories_dask(
-                src, scheduler=client, today=TODAY, tuning=Tuning(chunk_bytes=1_000_000)
-            )
+            histories_dask(src, scheduler=client, today=TODAY, tuning=Tuning(chunk_bytes=1_000_000))
         ),
         "riskcalc-partition-",
     )

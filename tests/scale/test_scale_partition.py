@@ -9,11 +9,13 @@ across ranges, Bundles beside NDJSON.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scale_helpers import TODAY, SyncClient, tile_bulk
 
 from riskcalc.fhir import read_histories
 from riskcalc.fhir._partition import (
@@ -28,10 +30,10 @@ from riskcalc.fhir._source import max_depth
 from riskcalc.history import PatientHistory, ReadFailure
 from riskcalc.scale import Tuning, histories_dask
 
-from scale_helpers import TODAY, SyncClient, tile_bulk
 
-
-def _dask(source: Path | str, client: SyncClient, **tuning: int) -> list[PatientHistory | ReadFailure]:
+def _dask(
+    source: Path | str, client: SyncClient, **tuning: int
+) -> list[PatientHistory | ReadFailure]:
     return list(histories_dask(source, scheduler=client, today=TODAY, tuning=Tuning(**tuning)))
 
 
@@ -41,7 +43,11 @@ def test_edge_folder_same_histories_as_reader(edge_folder: Path, sync_client: Sy
     codes = {i.code for h in expected if isinstance(h, PatientHistory) for i in h.warnings}
     assert {"ndjson.bad_line", "resource.other_patient", "resource.unresolved_subject"} <= codes
     assert any(isinstance(h, ReadFailure) and h.code == "input.too_deep" for h in expected)
-    for tuning in ({}, {"chunk_bytes": 64, "n_partitions": 3}, {"chunk_bytes": 500, "n_partitions": 1}):
+    for tuning in (
+        {},
+        {"chunk_bytes": 64, "n_partitions": 3},
+        {"chunk_bytes": 500, "n_partitions": 1},
+    ):
         assert _dask(edge_folder, SyncClient(), **tuning) == expected, tuning
 
 
@@ -55,8 +61,13 @@ def test_bulk_export_ranges_and_partitions_do_not_matter(fixtures: Path) -> None
 
 def test_bundles_and_single_files(fixtures: Path, tmp_path: Path) -> None:
     folder = fixtures / "nimbus" / "synthea-covid"
-    assert _dask(folder, SyncClient(), json_batch_bytes=1) == list(read_histories(folder, today=TODAY))
-    one = tile_bulk(fixtures / "smart-bulk-10", tmp_path / "t", 1, skip=("Doc",)) / "Condition.000.ndjson"
+    assert _dask(folder, SyncClient(), json_batch_bytes=1) == list(
+        read_histories(folder, today=TODAY)
+    )
+    one = (
+        tile_bulk(fixtures / "smart-bulk-10", tmp_path / "t", 1, skip=("Doc",))
+        / "Condition.000.ndjson"
+    )
     assert _dask(one, SyncClient(), chunk_bytes=10_000) == list(read_histories(one, today=TODAY))
 
 
@@ -78,13 +89,20 @@ def test_patient_without_id_falls_back_to_reading_the_pool_whole(edge_folder: Pa
     assert any("pool-whole" in k for k in client.keys)
 
 
+def test_export_without_patients_is_one_failure_as_in_reader(edge_folder: Path) -> None:
+    (edge_folder / "Patient.ndjson").unlink()
+    expected = list(read_histories(edge_folder, today=TODAY))
+    assert any(isinstance(h, ReadFailure) and h.code == "input.no_patient" for h in expected)
+    assert _dask(edge_folder, SyncClient(), chunk_bytes=300) == expected
+
+
 def test_plan_ranges_cover_each_file_on_line_ends(edge_folder: Path) -> None:
     plan = plan_folder(edge_folder, chunk_bytes=100)
     for index, path in enumerate(plan.ndjson_files):
         data = Path(path).read_bytes()
         ranges = [c for c in plan.chunks if c.file_index == index]
         assert ranges[0].start == 0 and ranges[-1].stop is None
-        for a, b in zip(ranges, ranges[1:]):
+        for a, b in itertools.pairwise(ranges):
             assert a.stop == b.start and data[b.start - 1 : b.start] == b"\n"
 
 
@@ -105,7 +123,7 @@ def test_depth_of_ranges_combines_to_depth_of_file(parts: list[bytes], cuts: lis
     data = b"".join(parts)
     # ranges start after a newline, as the planner cuts them
     starts = sorted({0, *(i + 1 for i in cuts if i < len(data) and data[i : i + 1] == b"\n")})
-    ranges = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)])]
+    ranges = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
     assert combine_depth(depth_summary(r) for r in ranges) == max_depth(data)
 
 
@@ -140,7 +158,11 @@ def test_scores_identical_to_in_process(edge_folder: Path, tmp_path: Path, suffi
     a, b = tmp_path / f"local{suffix}", tmp_path / f"dask{suffix}"
     ra = score_cohort(edge_folder, a, as_of=as_of, model=model)
     rb = score_cohort_dask(
-        edge_folder, b, as_of=as_of, model=model, scheduler=SyncClient(),
+        edge_folder,
+        b,
+        as_of=as_of,
+        model=model,
+        scheduler=SyncClient(),
         tuning=Tuning(chunk_bytes=300, n_partitions=3),
     )
     assert ra == rb and rb.balanced
