@@ -1,0 +1,167 @@
+"""Cohort throughput: the in-process engine against Dask with 2 workers (issue 9, DESIGN.md §8).
+
+A simulated Bulk Data export of 20,000 patients (``riskcalc.cohort.write_cohort``, seed 2026,
+written to a temporary folder; ``RISKCALC_BENCH_SCALE_PATIENTS`` changes the size) is read
+and scored (``riskcalc score`` semantics) by each engine in a fresh process. When no model is
+installed yet the work is reading only (``read_histories`` / ``histories_dask``), and the notes
+say so. Figures: patients/s and NDJSON MB/s of each engine; the in-process run is the floor of
+the Dask run (scaling efficiency = speed-up / workers); peak RSS of the in-process run, of each
+Dask worker and of the Dask driver. Both outputs are checked to be identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from bench._harness import Measurement, peak_rss_of_child
+
+N_PATIENTS = int(os.environ.get("RISKCALC_BENCH_SCALE_PATIENTS", "20000"))
+N_WORKERS = 2
+SEED = 2026
+#: Scaling efficiency aimed at with 2 workers on 2 cores (the driver shares the cores).
+TARGET_EFFICIENCY = 0.7
+#: Peak RSS aimed at per worker with the default Tuning, MB.
+TARGET_WORKER_MB = 1024
+
+_COMMON = """
+import datetime as dt, json, sys, time
+from pathlib import Path
+src, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+as_of = dt.date(2026, 1, 1)
+def model():
+    from riskcalc.model import load_model
+    return load_model()
+"""
+
+_LOCAL = (
+    _COMMON
+    + """
+start = time.perf_counter()
+if mode == "score":
+    from riskcalc.report import score_cohort
+    rec = score_cohort(src, out, as_of=as_of, model=model())
+    n = rec.read
+else:
+    from riskcalc.fhir import read_histories
+    import pickle
+    items = list(read_histories(src, today=as_of))
+    n = len(items)
+    out.write_bytes(pickle.dumps(items))
+print(json.dumps({"seconds": time.perf_counter() - start, "patients": n}))
+"""
+)
+
+_DASK = (
+    _COMMON
+    + """
+import resource
+if __name__ == "__main__":
+    import distributed
+    from riskcalc.scale import dask_client
+    start = time.perf_counter()
+    with dask_client(None, n_workers=int(sys.argv[4])) as client:
+        if mode == "score":
+            from riskcalc.scale import score_cohort_dask
+            rec = score_cohort_dask(src, out, as_of=as_of, model=model(), scheduler=client)
+            n = rec.read
+        else:
+            from riskcalc.scale import histories_dask
+            import pickle
+            items = list(histories_dask(src, scheduler=client, today=as_of))
+            n = len(items)
+            out.write_bytes(pickle.dumps(items))
+        seconds = time.perf_counter() - start
+        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps({"seconds": seconds, "patients": n, "worker_peak_mb": list(peaks.values())}))
+"""
+)
+
+
+def _has_model() -> bool:
+    from riskcalc.errors import RiskCalcError
+
+    try:
+        from riskcalc.model import load_model
+
+        load_model()
+    except (RiskCalcError, ImportError, OSError):
+        return False
+    return True
+
+
+def _same_output(a: Path, b: Path, mode: str) -> bool:
+    if mode == "score":
+        errors = [p.with_name(f"{p.stem}.errors{p.suffix}") for p in (a, b)]
+        return a.read_bytes() == b.read_bytes() and errors[0].read_bytes() == errors[1].read_bytes()
+    import pickle
+
+    return bool(pickle.loads(a.read_bytes()) == pickle.loads(b.read_bytes()))
+
+
+def run() -> list[Measurement]:
+    from riskcalc.cohort import fhir_dir, write_cohort
+
+    mode = "score" if _has_model() else "read"
+    with tempfile.TemporaryDirectory(prefix="riskcalc-bench-scale-") as tmp:
+        src = fhir_dir(write_cohort(Path(tmp) / "cohort", n_patients=N_PATIENTS, seed=SEED))
+        mb = sum(p.stat().st_size for p in Path(src).rglob("*.ndjson")) / 1e6
+        suffix = ".csv" if mode == "score" else ".pickle"
+        local_out, dask_out = Path(tmp) / f"local{suffix}", Path(tmp) / f"dask{suffix}"
+        local_mb, stdout = peak_rss_of_child(_LOCAL, str(src), str(local_out), mode)
+        local = json.loads(stdout.strip().splitlines()[-1])
+        driver_mb, stdout = peak_rss_of_child(_DASK, str(src), str(dask_out), mode, str(N_WORKERS))
+        dask = json.loads(stdout.strip().splitlines()[-1])
+        identical = local["patients"] == dask["patients"] == N_PATIENTS and _same_output(
+            local_out, dask_out, mode
+        )
+    what = "read+score" if mode == "score" else "read only (no model installed yet)"
+    load = os.getloadavg()[0]
+    note = f"{N_PATIENTS} simulated patients, {mb:.0f} MB NDJSON; {what}; load average {load:.1f}"
+    speedup = local["seconds"] / dask["seconds"]
+    efficiency = speedup / N_WORKERS
+    worker_mb = max(dask["worker_peak_mb"])
+    return [
+        Measurement(
+            "in-process patients/s", N_PATIENTS / local["seconds"], "patients/s", notes=note
+        ),
+        Measurement("in-process MB/s", mb / local["seconds"], "MB/s", notes=note),
+        Measurement(
+            f"dask {N_WORKERS} workers patients/s",
+            N_PATIENTS / dask["seconds"],
+            "patients/s",
+            floor_name="in-process",
+            floor_value=N_PATIENTS / local["seconds"],
+            ratio=speedup,
+            notes=note + "; cluster start included",
+        ),
+        Measurement("dask MB/s", mb / dask["seconds"], "MB/s", notes=note),
+        Measurement(
+            "scaling efficiency",
+            efficiency,
+            "speed-up / workers",
+            target=f">= {TARGET_EFFICIENCY}",
+            met=efficiency >= TARGET_EFFICIENCY,
+            notes=f"2 workers on {os.cpu_count()} cores, the driver sharing them; load {load:.1f}",
+        ),
+        Measurement(
+            "dask peak RSS per worker",
+            worker_mb,
+            "MB",
+            target=f"<= {TARGET_WORKER_MB}",
+            met=worker_mb <= TARGET_WORKER_MB,
+            notes=f"all workers: {[round(x) for x in dask['worker_peak_mb']]}",
+        ),
+        Measurement("dask driver peak RSS", driver_mb, "MB", notes="holds output rows, not FHIR"),
+        Measurement("in-process peak RSS", local_mb, "MB", notes=note),
+        Measurement(
+            "outputs identical",
+            float(identical),
+            "bool",
+            target="== 1",
+            met=identical,
+            notes="same rows, same bytes" if mode == "score" else "same histories, same order",
+        ),
+    ]
