@@ -31,5 +31,7 @@ page = st.navigation(
     ],
     position="top",
 )
+# Less empty space above the banner, so the statement and the result fit without scrolling.
+st.html('<style>[data-testid="stMainBlockContainer"]{padding-top:3.5rem}</style>')
 common.banner()
 page.run()

@@ -19,15 +19,16 @@ PATHOGEN_COLOURS = {
     "COVID-19": "#e45756",
     "Influenza": "#4c78a8",
     "RSV": "#54a24b",
-    "Other viral respiratory infection": "#b279a2",
+    "Other viral": "#b279a2",
 }
+NEUTRAL = "#8c8c8c"  # mid grey: visible on light and dark backgrounds
 SEVERITY_SIZE = {"mild": 90, "hospitalised": 260, "critical": 520}
 RECORDED = "Recorded"
 HYPOTHETICAL = "Hypothetical (what-if)"
 SERIES_COLOURS = alt.Scale(domain=[RECORDED, HYPOTHETICAL], range=["#4c78a8", "#f58518"])
 ICON_SHADES = alt.Scale(
     domain=["certain", "likely", "possible", "free"],
-    range=["#c0392b", "#e8756a", "#f2b8b0", "#8c8c8c"],
+    range=["#c0392b", "#e8756a", "#f2b8b0", NEUTRAL],
 )
 ICON_LABELS = {
     "certain": "relapse, even at the low end",
@@ -42,99 +43,142 @@ PERSON = (
 )
 
 
-def timeline_chart(
-    rows: Sequence[TimelineRow],
-    trajectory: pd.DataFrame,
-    *,
-    start: dt.date,
-    end: dt.date,
-) -> alt.VConcatChart:
-    """The infection timeline above the awakening trajectory, on one shared date axis.
+#: Heights (px) the app passes to st.altair_chart: Streamlit's "content" height squeezes
+#: layered charts with bottom legends.
+TIMELINE_PX = 310
+TRAJECTORY_PX = 300
+ICONS_PX = 330
+CURVE_PX = 330
 
-    ``trajectory`` has columns ``date``, ``score``, ``background`` and ``series``
-    (recorded / hypothetical).
-    """
+
+def rows_px(n: int) -> int:
+    """Height for a bar chart of ``n`` rows (with its axis and legend)."""
+    return 90 + 26 * max(n, 1)
+
+
+#: Width reserved for y-axis labels, px: the same in the timeline and the trajectory, so that
+#: their plotting areas (and dates) line up one above the other.
+Y_AXIS_PX = 110
+
+
+def _x(field: str, start: dt.date, end: dt.date, title: str | None) -> alt.X:
     domain = [pd.Timestamp(start).isoformat(), pd.Timestamp(end).isoformat()]
-    x_scale = alt.Scale(domain=domain)
+    return alt.X(
+        f"{field}:T",
+        scale=alt.Scale(domain=domain),
+        title=title,
+        axis=alt.Axis(format="%Y", tickCount="year", labelOverlap=True),
+    )
+
+
+def timeline_chart(rows: Sequence[TimelineRow], *, start: dt.date, end: dt.date) -> alt.LayerChart:
+    """The infection timeline: cancer, treatments, episodes, IL-6 peaks, vaccinations.
+
+    Drawn on the same date axis and with the same axis width as :func:`trajectory_chart`, so
+    the two line up when shown one above the other.
+    """
     frame = pd.DataFrame([asdict(r) for r in rows])
     if frame.empty:
-        frame = pd.DataFrame(columns=[f for f in TimelineRow.__dataclass_fields__])
+        frame = pd.DataFrame(columns=list(TimelineRow.__dataclass_fields__))
     frame["start"] = pd.to_datetime(frame["start"])
     frame["end"] = pd.to_datetime(frame["end"])
-    lane_y = alt.Y("lane:N", sort=list(LANES), title=None, scale=alt.Scale(domain=list(LANES)))
-    x = alt.X("start:T", scale=x_scale, title=None)
+    lane_y = alt.Y(
+        "lane:N",
+        sort=list(LANES),
+        title=None,
+        scale=alt.Scale(domain=list(LANES)),
+        axis=alt.Axis(minExtent=Y_AXIS_PX, maxExtent=Y_AXIS_PX),
+    )
+    x = _x("start", start, end, None)
     tooltip = [
         alt.Tooltip("label:N", title="Record"),
         alt.Tooltip("start:T", title="From"),
         alt.Tooltip("end:T", title="To"),
         alt.Tooltip("detail:N", title="Detail"),
     ]
+    pathogen_scale = alt.Scale(domain=list(PATHOGEN_COLOURS), range=list(PATHOGEN_COLOURS.values()))
     base = alt.Chart(frame)
+    is_span = alt.FieldOneOfPredicate("lane", ["Cancer", "Treatment"])
     spans = (
-        base.transform_filter(alt.FieldOneOfPredicate("lane", ["Cancer", "Treatment"]))
-        .mark_bar(height=12, opacity=0.55, color="#8c8c8c", cornerRadius=3)
+        base.transform_filter(is_span)
+        .mark_bar(height=12, opacity=0.5, color=NEUTRAL, cornerRadius=3, clip=True)
         .encode(x=x, x2="end:T", y=lane_y, tooltip=tooltip)
+    )
+    span_starts = (
+        base.transform_filter(is_span)
+        .mark_tick(thickness=3, size=16, color=NEUTRAL, clip=True)
+        .encode(x=x, y=lane_y, tooltip=tooltip)
     )
     infections = (
         base.transform_filter(alt.datum.lane == "Infection")
-        .mark_point(filled=True, opacity=0.9, stroke="#8c8c8c", strokeWidth=0.5)
+        .transform_calculate(kind="datum.hypothetical ? 'hypothetical' : 'recorded'")
+        .mark_point(filled=True, opacity=0.9, clip=True)
         .encode(
             x=x,
             y=lane_y,
             color=alt.Color(
                 "category:N",
                 title="Pathogen",
-                scale=alt.Scale(
-                    domain=list(PATHOGEN_COLOURS), range=list(PATHOGEN_COLOURS.values())
-                ),
+                scale=pathogen_scale,
+                legend=alt.Legend(orient="bottom"),
             ),
             size=alt.Size(
                 "severity:N",
                 title="Severity",
                 scale=alt.Scale(domain=list(SEVERITY_SIZE), range=list(SEVERITY_SIZE.values())),
+                legend=alt.Legend(
+                    orient="bottom", symbolFillColor=NEUTRAL, symbolStrokeColor=NEUTRAL
+                ),
             ),
             shape=alt.Shape(
                 "kind:N",
-                title="Episode",
                 scale=alt.Scale(domain=["recorded", "hypothetical"], range=["circle", "diamond"]),
-            ),
-            tooltip=tooltip,
-        )
-        .transform_calculate(kind="datum.hypothetical ? 'hypothetical' : 'recorded'")
-    )
-    il6 = (
-        base.transform_filter(alt.datum.lane == "IL-6 measured")
-        .mark_text(fontSize=11, fontWeight="bold", color="#e8a33d")
-        .encode(x=x, y=lane_y, text="label:N", tooltip=tooltip)
-    )
-    vaccines = (
-        base.transform_filter(alt.datum.lane == "Vaccination")
-        .mark_tick(thickness=2, size=14)
-        .encode(
-            x=x,
-            y=lane_y,
-            color=alt.Color(
-                "category:N",
-                scale=alt.Scale(
-                    domain=list(PATHOGEN_COLOURS), range=list(PATHOGEN_COLOURS.values())
-                ),
                 legend=None,
             ),
             tooltip=tooltip,
         )
     )
-    top = alt.layer(spans, infections, il6, vaccines).properties(
-        height=190, title="Infection timeline"
+    il6 = (
+        base.transform_filter(alt.datum.lane == "IL-6 measured")
+        .mark_text(fontSize=12, fontWeight="bold", color="#e8a33d", clip=True)
+        .encode(x=x, y=lane_y, text="label:N", tooltip=tooltip)
     )
+    vaccines = (
+        base.transform_filter(alt.datum.lane == "Vaccination")
+        .mark_tick(thickness=2, size=14, clip=True)
+        .encode(
+            x=x,
+            y=lane_y,
+            color=alt.Color("category:N", scale=pathogen_scale, legend=None),
+            tooltip=tooltip,
+        )
+    )
+    return (
+        alt.layer(spans, span_starts, infections, il6, vaccines)
+        .properties(height=200, title="Infection timeline")
+        .configure_view(strokeWidth=0)
+    )
+
+
+def trajectory_chart(trajectory: pd.DataFrame, *, start: dt.date, end: dt.date) -> alt.LayerChart:
+    """The cumulative awakening score over the same dates as :func:`timeline_chart`.
+
+    ``trajectory`` has columns ``date``, ``score``, ``background`` and ``series``
+    (recorded / hypothetical).
+    """
     traj = trajectory.copy()
     traj["date"] = pd.to_datetime(traj["date"])
+    x = _x("date", start, end, "Date")
+    y_axis = alt.Axis(minExtent=Y_AXIS_PX, maxExtent=Y_AXIS_PX)
     line = (
         alt.Chart(traj)
-        .mark_line(strokeWidth=2)
+        .mark_line(strokeWidth=2, clip=True)
         .encode(
-            x=alt.X("date:T", scale=x_scale, title="Date"),
-            y=alt.Y("score:Q", title="Awakening score"),
-            color=alt.Color("series:N", scale=SERIES_COLOURS, title=None),
+            x=x,
+            y=alt.Y("score:Q", title=None, axis=y_axis),
+            color=alt.Color(
+                "series:N", scale=SERIES_COLOURS, title=None, legend=alt.Legend(orient="bottom")
+            ),
             strokeDash=alt.StrokeDash(
                 "series:N",
                 scale=alt.Scale(domain=[RECORDED, HYPOTHETICAL], range=[[1, 0], [6, 3]]),
@@ -149,16 +193,15 @@ def timeline_chart(
     )
     background = (
         alt.Chart(traj[traj["series"] == RECORDED])
-        .mark_line(strokeDash=[2, 2], color="#8c8c8c")
-        .encode(x=alt.X("date:T", scale=x_scale), y="background:Q")
-    )
-    bottom = alt.layer(background, line).properties(
-        height=200,
-        title="Cumulative awakening score (exploratory; dotted: without any infection)",
+        .mark_line(strokeDash=[2, 2], color=NEUTRAL, clip=True)
+        .encode(x=x, y=alt.Y("background:Q", axis=y_axis))
     )
     return (
-        alt.vconcat(top, bottom, spacing=8)
-        .resolve_scale(x="shared", color="independent", size="independent")
+        alt.layer(background, line)
+        .properties(
+            height=220,
+            title="Cumulative awakening score (exploratory; dotted: without any infection)",
+        )
         .configure_view(strokeWidth=0)
     )
 
@@ -231,7 +274,7 @@ def risk_curve_chart(curve: pd.DataFrame, horizon_months: int) -> alt.LayerChart
     )
     rule = (
         alt.Chart(pd.DataFrame({"h": [horizon_months]}))
-        .mark_rule(strokeDash=[4, 4], color="#8c8c8c")
+        .mark_rule(strokeDash=[4, 4], color=NEUTRAL)
         .encode(x="h:Q")
     )
     return alt.layer(band, line, rule).properties(height=260, title="Risk over time")
@@ -244,7 +287,7 @@ def contributions_chart(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            y=alt.Y("episode:N", sort=None, title=None),
+            y=alt.Y("episode:N", sort=None, title=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X("contribution:Q", title="Added to the awakening score (score units)"),
             color=alt.Color("series:N", scale=SERIES_COLOURS, title=None),
             yOffset="series:N",
@@ -265,7 +308,7 @@ def drivers_chart(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            y=alt.Y("label:N", sort=None, title=None),
+            y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X("effect_pp:Q", title="Change in risk, percentage points"),
             color=alt.Color(
                 "direction:N",
@@ -284,7 +327,7 @@ def tornado_chart(frame: pd.DataFrame, baseline: float) -> alt.LayerChart:
         alt.Chart(frame)
         .mark_bar(color="#4c78a8", opacity=0.8)
         .encode(
-            y=alt.Y("parameter:N", sort=None, title=None),
+            y=alt.Y("parameter:N", sort=None, title=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X("score_min:Q", title="Awakening score"),
             x2="score_max:Q",
             tooltip=[
@@ -300,7 +343,7 @@ def tornado_chart(frame: pd.DataFrame, baseline: float) -> alt.LayerChart:
     )
     rule = (
         alt.Chart(pd.DataFrame({"b": [baseline]}))
-        .mark_rule(strokeDash=[4, 4], color="#8c8c8c")
+        .mark_rule(strokeDash=[4, 4], color=NEUTRAL)
         .encode(x="b:Q")
     )
     return alt.layer(bars, rule).properties(height=alt.Step(20))

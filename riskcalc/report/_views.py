@@ -34,7 +34,7 @@ PATHOGEN_LABELS = {
     "covid19": "COVID-19",
     "influenza": "Influenza",
     "rsv": "RSV",
-    "other_viral": "Other viral respiratory infection",
+    "other_viral": "Other viral",
 }
 
 #: Timeline lanes, top to bottom.

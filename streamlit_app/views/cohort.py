@@ -57,7 +57,7 @@ def _show(table: CohortTable) -> None:
     scores = table.scores
     scored = scores[scores["status"] == "ok"]
     if not scored.empty:
-        st.altair_chart(charts.distribution_chart(scored), width="stretch")
+        st.altair_chart(charts.distribution_chart(scored), width="stretch", height=300)
     st.markdown("**Scores** (click a column header to sort)")
     st.dataframe(
         scores,

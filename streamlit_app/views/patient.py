@@ -120,7 +120,9 @@ def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> Wha
     overrides: dict[int, Severity] = {}
     blockade: set[int] = set()
     if history.infections:
-        with st.sidebar.expander(f"Recorded episodes ({len(history.infections)})", expanded=True):
+        with st.sidebar.expander(
+            f"Recorded episodes ({len(history.infections)})", expanded=len(history.infections) <= 4
+        ):
             for i, e in enumerate(history.infections):
                 name = PATHOGEN_LABELS[e.pathogen.value]
                 st.markdown(f"**{name}**, {e.onset.isoformat()}")
@@ -245,10 +247,14 @@ def _risk_section(
     with col_icons:
         title = "hypothetical" if shown is hypo_report else "recorded history"
         st.markdown(f"**Out of 100 people like this patient** ({title})")
-        st.altair_chart(charts.icon_array_chart(counts), width="stretch")
+        st.altair_chart(charts.icon_array_chart(counts), width="stretch", height=charts.ICONS_PX)
     with col_curve:
         if not curves.empty:
-            st.altair_chart(charts.risk_curve_chart(curves, risk.horizon_months), width="stretch")
+            st.altair_chart(
+                charts.risk_curve_chart(curves, risk.horizon_months),
+                width="stretch",
+                height=charts.CURVE_PX,
+            )
 
 
 def _contributions_frame(results: dict[str, awakening.AwakeningResult]) -> pd.DataFrame:
@@ -331,11 +337,18 @@ def _tabs(
             histories[charts.HYPOTHETICAL] = shown
         trajectory = _trajectory_frame(histories, recorded_result.at_risk_start, as_of)
         st.altair_chart(
-            charts.timeline_chart(rows, trajectory, start=start, end=as_of), width="stretch"
+            charts.timeline_chart(rows, start=start, end=as_of),
+            width="stretch",
+            height=charts.TIMELINE_PX,
+        )
+        st.altair_chart(
+            charts.trajectory_chart(trajectory, start=start, end=as_of),
+            width="stretch",
+            height=charts.TRAJECTORY_PX,
         )
         st.caption(
             (
-                "Timeline of the hypothetical record (added episodes are diamonds). "
+                "Timeline of the hypothetical record (hypothetical episodes are diamonds). "
                 if hypothetical
                 else ""
             )
@@ -347,7 +360,11 @@ def _tabs(
         if frame.empty:
             st.info("No infection episode: the score is the background escape only.")
         else:
-            st.altair_chart(charts.contributions_chart(frame), width="stretch")
+            st.altair_chart(
+                charts.contributions_chart(frame),
+                width="stretch",
+                height=charts.rows_px(len(frame)),
+            )
             st.dataframe(frame, hide_index=True)
     with tabs[2]:
         if report is None or not report.drivers:
@@ -359,7 +376,11 @@ def _tabs(
                 "How much each recorded input moves this patient's risk: the change in percentage "
                 "points if that input were absent (recorded history)."
             )
-            st.altair_chart(charts.drivers_chart(drivers), width="stretch")
+            st.altair_chart(
+                charts.drivers_chart(drivers),
+                width="stretch",
+                height=charts.rows_px(len(drivers)),
+            )
             st.dataframe(drivers[["label", "value", "effect_pp", "direction"]], hide_index=True)
     with tabs[3]:
         st.markdown(
@@ -391,18 +412,34 @@ def _tabs(
             f"Every record the assessment used ({len(history.basis)} resources), with its date "
             "and what it was used as, so that the basis can be checked in the chart."
         )
-        st.dataframe(basis, hide_index=True, width="stretch")
+        st.dataframe(
+            basis,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "reference": "Resource",
+                "resource_type": "Type",
+                "used_as": "Used as",
+                "date": st.column_config.DateColumn("Date of the record it fed"),
+                "detail": "Detail",
+            },
+        )
     with tabs[6]:
-        rows = awakening.sensitivity(history, as_of=as_of)
+        rows = [r for r in awakening.sensitivity(history, as_of=as_of) if r.swing > 0]
         if rows:
             frame = pd.DataFrame([asdict(r) for r in rows])
             frame["score_min"] = frame[["score_low", "score_high"]].min(axis=1)
             frame["score_max"] = frame[["score_low", "score_high"]].max(axis=1)
             st.markdown(
                 "How the awakening score (recorded history) moves when each uncertain parameter "
-                "of the mechanistic model moves across its plausible range (dashed: baseline)."
+                "of the mechanistic model moves across its plausible range (dashed: baseline; "
+                "parameters that do not move it are left out)."
             )
-            st.altair_chart(charts.tornado_chart(frame, rows[0].baseline_score), width="stretch")
+            st.altair_chart(
+                charts.tornado_chart(frame, rows[0].baseline_score),
+                width="stretch",
+                height=charts.rows_px(len(frame)),
+            )
     with tabs[7]:
         _how_to_read(report)
 

@@ -51,8 +51,12 @@ def _charts(at: AppTest) -> list[str]:
 
 def _timeline_data(at: AppTest) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The timeline rows and the awakening trajectory the timeline chart draws."""
-    (chart,) = [c.proto for c in at.get("vega_lite_chart") if "Infection timeline" in c.proto.spec]
-    frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.datasets]
+    frames = [
+        pa.ipc.open_stream(d.data.data).read_all().to_pandas()
+        for c in at.get("vega_lite_chart")
+        if "Infection timeline" in c.proto.spec or "Cumulative awakening score" in c.proto.spec
+        for d in c.proto.datasets
+    ]
     rows = next(f for f in frames if "lane" in f.columns)
     trajectory = max((f for f in frames if "series" in f.columns), key=len)
     return rows, trajectory

@@ -42,7 +42,10 @@ def test_each_demo_patient_renders_every_view(name: str) -> None:
     text = _texts(at)
     assert f"Patient {history.patient_id}" in text
     specs = _charts(at)
-    assert any("Infection timeline" in s and "Cumulative awakening score" in s for s in specs)
+    timeline = [i for i, s in enumerate(specs) if "Infection timeline" in s]
+    trajectory = [i for i, s in enumerate(specs) if "Cumulative awakening score" in s]
+    assert len(timeline) == len(trajectory) == 1
+    assert trajectory[0] == timeline[0] + 1  # drawn right below the timeline
     assert "Awakening score (exploratory)" in text
     # basis table: one row per record use, covering every resource used
     basis = [d.value for d in at.dataframe if "reference" in d.value.columns]

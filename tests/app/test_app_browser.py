@@ -1,0 +1,198 @@
+"""End to end in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+Starts the app as `riskcalc app` would (same command line) on 127.0.0.1 and a free port,
+uploads a Synthea bundle from the shared fixtures, checks that the risk, the timeline and the
+research-use statement render, tries a what-if, and saves screenshots to docs/images/ for
+docs/clinicians/app.md. Marked slow. Without Chromium or Playwright it skips, except under CI
+(env var CI set), where it fails: CI must install what it needs.
+"""
+
+from __future__ import annotations
+
+import bz2
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import riskcalc
+from riskcalc.cli._app import streamlit_command
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "docs" / "images"
+CHROMIUM = Path(os.environ.get("RISKCALC_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SYNTHEA = "synthea-blaze/ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7.json.bz2"
+PATIENT = "ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7"
+WAIT_MS = 90_000
+
+pytestmark = pytest.mark.slow
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _model_available() -> bool:
+    from riskcalc.model import load_model
+
+    try:
+        load_model()
+    except riskcalc.RiskCalcError:
+        return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served by its real command line; yields its URL, stops it afterwards."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("app") / "streamlit.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            streamlit_command(port), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the app did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright Python package is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _open_upload(page: object, url: str, bundle: Path) -> None:
+    page.goto(url, wait_until="domcontentloaded")  # type: ignore[attr-defined]
+    page.get_by_text("Upload a FHIR file").click()  # type: ignore[attr-defined]
+    file_input = page.locator('input[type="file"]')  # type: ignore[attr-defined]
+    file_input.wait_for(state="attached", timeout=WAIT_MS)
+    file_input.set_input_files(str(bundle))
+    page.get_by_text(f"Patient {PATIENT}").wait_for(timeout=WAIT_MS)  # type: ignore[attr-defined]
+
+
+def _in_viewport(page: object, text: str) -> bool:
+    box = page.get_by_text(text).first.bounding_box()  # type: ignore[attr-defined]
+    height = page.viewport_size["height"]  # type: ignore[attr-defined]
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+def test_upload_renders_risk_timeline_and_statement(
+    server: str, browser: object, fixtures: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "patient.json"
+    bundle.write_bytes(bz2.decompress((fixtures / SYNTHEA).read_bytes()))
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})  # type: ignore[attr-defined]
+    _open_upload(page, server, bundle)
+
+    # the statement and the model version are visible without scrolling
+    statement_start = riskcalc.RESEARCH_USE_STATEMENT[:60]
+    assert _in_viewport(page, statement_start)
+    model = _model_available()
+    if model:
+        from riskcalc.model import load_model
+
+        info = load_model().info
+        assert _in_viewport(page, f"{info.model_id} {info.version}")
+        page.get_by_text("recorded history").first.wait_for(timeout=WAIT_MS)
+        metric = page.locator('[data-testid="stMetric"]').first
+        assert "%" in metric.inner_text()
+        page.get_by_text("Out of 100 people like this patient").wait_for(timeout=WAIT_MS)
+    elif os.environ.get("CI"):
+        pytest.fail("CI must run the browser test with the default model built (make model)")
+    else:
+        page.get_by_text("model.not_found").first.wait_for(timeout=WAIT_MS)
+
+    # the timeline chart (vega-embed) has rendered, above the awakening trajectory
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    charts.first.wait_for(timeout=WAIT_MS)
+    page.locator(
+        '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+    ).first.wait_for(timeout=WAIT_MS)
+    page.get_by_text("Awakening score (exploratory)").first.wait_for(timeout=WAIT_MS)
+    time.sleep(1.5)  # let vega finish drawing before the screenshots
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(IMAGES / "app-main.png"))
+    timeline = page.get_by_role("tabpanel").first
+    timeline.scroll_into_view_if_needed()
+    time.sleep(0.5)
+    timeline.screenshot(path=str(IMAGES / "app-timeline.png"))
+    basis_tab = page.get_by_role("tab", name="Basis")
+    basis_tab.click()
+    page.get_by_text("Every record the assessment used").wait_for(timeout=WAIT_MS)
+
+    # a what-if: the COVID-19 episode switched off is labelled hypothetical at once
+    page.get_by_text("Happened").first.click()
+    page.get_by_text("Hypothetical (what-if)").first.wait_for(timeout=WAIT_MS)
+    time.sleep(1.5)
+    page.locator('[data-testid="stMain"]').evaluate("el => el.scrollTo(0, 0)")
+    page.screenshot(path=str(IMAGES / "app-whatif.png"))
+    page.close()
+
+
+def test_dark_theme_renders(server: str, browser: object, fixtures: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "patient.json"
+    bundle.write_bytes(bz2.decompress((fixtures / SYNTHEA).read_bytes()))
+    page = browser.new_page(  # type: ignore[attr-defined]
+        viewport={"width": 1440, "height": 1000}, color_scheme="dark"
+    )
+    _open_upload(page, server, bundle)
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=WAIT_MS)
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor"
+    )
+    channels = [int(c) for c in background[background.index("(") + 1 : -1].split(",")[:3]]
+    assert sum(channels) < 3 * 100, f"not a dark background: {background}"
+    time.sleep(1.5)
+    page.screenshot(path=str(IMAGES / "app-main-dark.png"))
+    page.close()
