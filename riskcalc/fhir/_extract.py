@@ -661,7 +661,15 @@ def _is_positive(r: dict[str, Any]) -> bool | None:
 
 def _il6_pg_ml(item: Item, ctx: _Ctx) -> float | None:
     q = item.resource.get("valueQuantity")
-    if not isinstance(q, dict) or not isinstance(q.get("value"), int | float):
+    if not isinstance(q, dict) or q.get("value") is None:
+        return None
+    if isinstance(q["value"], bool) or not isinstance(q["value"], int | float):
+        # validation coerces a numeric string ("12"); FHIR JSON requires a number
+        ctx.warn(
+            "il6.value_invalid",
+            f"{item.ref} IL-6 value {q['value']!r} is not a JSON number; not used",
+            item.ref,
+        )
         return None
     unit = str(q.get("code") or q.get("unit") or "").strip().lower()
     factor = _IL6_FACTORS.get(unit)

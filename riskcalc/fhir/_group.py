@@ -47,7 +47,8 @@ class Item:
 
     @property
     def ref(self) -> str:
-        return f"{self.resource.get('resourceType')}/{self.resource.get('id', '?')}"
+        rid = self.resource.get("id")
+        return f"{self.resource.get('resourceType')}/{rid if isinstance(rid, str) and rid else '?'}"
 
 
 @dataclass
