@@ -15,28 +15,19 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from riskcalc.codes import load as load_codes
 from riskcalc.errors import InputError
 
 PATIENT_TOKEN = "{{context.patientId}}"
 
-#: LOINC codes of the non-laboratory Observations the history reads: mCODE cancer disease status
-#: (97509-4; 88040-1 before LOINC 2.73) and the TNM stage group and categories, clinical and
-#: pathological (LOINC Part "Cancer staging"). Laboratory results (virus tests, IL-6 26881-3,
-#: ER/PR/HER2) come through the ``category=laboratory`` template.
-CANCER_STATUS_LOINC: tuple[str, ...] = (
-    "97509-4",
-    "88040-1",
-    "21908-9",
-    "21902-2",
-    "21905-5",
-    "21906-3",
-    "21907-1",
-    "21899-0",
-    "21900-6",
-    "21901-4",
+#: Codes of the non-laboratory Observations the history reads, from the code sets (one place for
+#: each fact): mCODE cancer disease status, stage group and cause of death. Laboratory results
+#: (virus tests, IL-6, receptor status) come through the ``category=laboratory`` template.
+_NON_LAB_SETS = ("disease_status", "stage_group", "cause_of_death")
+CANCER_STATUS_CODES: tuple[tuple[str, str], ...] = tuple(
+    sorted({pair for name in _NON_LAB_SETS for pair in load_codes("lab").codes_of(name)})
 )
 
-_LOINC = "http://loinc.org"
 _CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 #: Prefetch key → FHIR query (relative to the client's FHIR base), in the discovery document.
@@ -46,7 +37,7 @@ PREFETCH_TEMPLATES: dict[str, str] = {
     "observationsLab": f"Observation?patient={PATIENT_TOKEN}&category=laboratory",
     "observationsCancer": (
         f"Observation?patient={PATIENT_TOKEN}&code="
-        + ",".join(f"{_LOINC}|{code}" for code in CANCER_STATUS_LOINC)
+        + ",".join(f"{system}|{code}" for system, code in CANCER_STATUS_CODES)
     ),
     "encounters": f"Encounter?patient={PATIENT_TOKEN}",
     "procedures": f"Procedure?patient={PATIENT_TOKEN}",
@@ -138,14 +129,14 @@ def combine_prefetch(prefetch: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _observation_matches(resource: Mapping[str, Any]) -> tuple[bool, bool]:
-    """(is laboratory, has a cancer-status LOINC code)."""
+    """(is laboratory, has a cancer-status, stage or cause-of-death code)."""
     lab = any(
         coding.get("system") == _CATEGORY_SYSTEM and coding.get("code") == "laboratory"
         for category in resource.get("category") or []
         for coding in category.get("coding") or []
     )
     status = any(
-        coding.get("system") == _LOINC and coding.get("code") in CANCER_STATUS_LOINC
+        (coding.get("system"), coding.get("code")) in CANCER_STATUS_CODES
         for coding in (resource.get("code") or {}).get("coding") or []
     )
     return lab, status
