@@ -8,7 +8,7 @@ installed package (an editable install or a source checkout); a wheel without it
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,9 +76,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Replace this process with the Streamlit server (signals such as Ctrl-C and SIGTERM then
+    reach the server itself, and no orphan is left behind)."""
     command = streamlit_command(args.port, args.address)
     print(f"riskcalc: serving the app on http://{args.address}:{args.port}", file=sys.stderr)
-    try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
-        return 130
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os.execv(command[0], command)
+    return 0  # not reached
