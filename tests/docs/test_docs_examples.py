@@ -28,7 +28,7 @@ from _docs_markdown import ROOT, Block, blocks, pages
 RISKCALC = Path(sys.executable).parent / "riskcalc"
 LONG_RUNNING = {"serve", "app"}
 #: Commands whose real run needs more than a few seconds (cohorts, training): slow suite only.
-SLOW_COMMANDS = {"simulate", "replicate", "score", "train", "evaluate", "recalibrate"}
+SLOW_COMMANDS = {"replicate", "score", "train", "evaluate", "recalibrate"}
 
 
 def _all_blocks(lang: str) -> list[Block]:
