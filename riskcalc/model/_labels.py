@@ -197,7 +197,7 @@ def km_censoring_survival(
     factors = 1.0 - cens_counts / n_at_risk
     surv = np.cumprod(factors)
     keep = cens_counts > 0
-    return uniq[keep], surv[keep]
+    return uniq[keep], np.asarray(surv[keep], dtype=np.float64)
 
 
 def _step_left(

@@ -1,0 +1,44 @@
+"""``riskcalc evaluate MODEL COHORT``: the evaluation report on any labelled cohort."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a model on a labelled cohort (external validation)",
+        description="Write metrics.json (AUROC with CI, Brier, calibration intercept/slope, ICI, "
+        "decision curve, subgroups, comparisons) and PNG figures for a model on a cohort.",
+    )
+    parser.add_argument("model", help="model artifact folder ('default' for the shipped model)")
+    parser.add_argument("cohort", type=Path, help="folder or file of FHIR data")
+    parser.add_argument("--out", type=Path, help="folder for metrics.json and figures/")
+    parser.add_argument("--horizon-months", type=int, help="horizon (default: the model's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the index dates (default 0)")
+    parser.add_argument("--json", action="store_true", help="print metrics as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from riskcalc.model import evaluate, load_model, read_cohort
+
+    model = load_model(None if args.model == "default" else args.model)
+    cohort = read_cohort(args.cohort, seed=args.seed)
+    report = evaluate(model, cohort, horizon_months=args.horizon_months, out_dir=args.out)
+    if args.json:
+        print(report.to_json())
+    else:
+        m = report.metrics
+        print(
+            f"{m['model_id']} {m['model_version']} on {args.cohort}: n={m['n']} "
+            f"events={m['events']} auroc={m['auroc']:.3f} "
+            f"[{m['auroc_ci'][0]:.3f}, {m['auroc_ci'][1]:.3f}] brier={m['brier']:.4f} "
+            f"intercept={m['calibration_intercept']:+.4f} slope={m['calibration_slope']:.2f} "
+            f"ici={m['ici']:.4f} ({m['horizon_months']} months)"
+        )
+        print(m["research_use_statement"])
+    return 0

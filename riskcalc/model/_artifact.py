@@ -1,0 +1,223 @@
+"""The model artifact folder: skops files with an explicit allow-list, metadata, SHA-256 manifest.
+
+Layout (every file listed in ``manifest.json`` with its SHA-256, checked on load)::
+
+    model_24m.skops ...        one calibrated classifier per horizon (skops, never pickle)
+    comparison_24m.skops       the model without infection features (default horizon)
+    model.json                 format and schema versions, horizons, interval scales, ranges, info
+    feature_schema.json        the feature schema the model was trained on
+    training_data.json         what the model was trained on (simulated or not), counts, exclusions
+    metrics.json, figures/     the evaluation report on the held-out split
+    model_card.md/.json        the model card
+    hti1_source_attributes.json  ONC HTI-1 source attributes
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+from riskcalc.errors import ModelError
+from riskcalc.features import SCHEMA_VERSION, schema_json
+from riskcalc.model._risk_model import FORMAT_VERSION, RiskModel
+from riskcalc.report import ModelInfo
+
+#: Types a riskcalc model file may contain beyond skops' own defaults, reviewed by hand: all are
+#: scikit-learn/numpy internals of the estimator built in :mod:`riskcalc.model._estimator`.
+ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.Interval",
+        "sklearn.frozen._frozen.FrozenEstimator",
+        "sklearn.isotonic.IsotonicRegression",
+        "sklearn.impute._base.MissingIndicator",
+    }
+)
+
+MANIFEST = "manifest.json"
+ENV_MODEL_DIR = "RISKCALC_MODEL_DIR"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def clean_json(data: Any) -> Any:
+    """Plain JSON data: NaN and infinities become None, tuples lists, numpy scalars floats."""
+    if isinstance(data, dict):
+        return {str(k): clean_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [clean_json(v) for v in data]
+    if isinstance(data, float | int) and not isinstance(data, bool):
+        value = float(data) if isinstance(data, float) else int(data)
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+    if hasattr(data, "item"):
+        return clean_json(data.item())
+    return data
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(clean_json(data), indent=2, allow_nan=False) + "\n")
+
+
+def save_model(
+    model: RiskModel,
+    out_dir: str | Path,
+    *,
+    extra_files: Mapping[str, Callable[[Path], None]] | None = None,
+) -> Path:
+    """Write the artifact folder atomically (a temporary folder renamed into place).
+
+    ``extra_files`` maps a relative path to a writer called with the full path (metrics, figures,
+    the model card); everything written ends in the manifest.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for horizon, clf in model.models.items():
+            sio.dump(clf, tmp / f"model_{horizon}m.skops", compression=zipfile.ZIP_DEFLATED)
+        if model.comparison is not None:
+            name = f"comparison_{model.default_horizon_months}m.skops"
+            sio.dump(model.comparison, tmp / name, compression=zipfile.ZIP_DEFLATED)
+        _write_json(tmp / "model.json", _model_json(model))
+        _write_json(tmp / "feature_schema.json", schema_json())
+        _write_json(tmp / "training_data.json", model.training)
+        for rel, writer in (extra_files or {}).items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            writer(target)
+        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        _write_json(tmp / MANIFEST, {"files": {f: sha256_file(tmp / f) for f in files}})
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _model_json(model: RiskModel) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "horizons_months": list(model.horizons_months),
+        "default_horizon_months": model.default_horizon_months,
+        "interval_level": model.interval_level,
+        "interval_scale": {str(h): s for h, s in model.interval_scale.items()},
+        "feature_ranges": {k: list(v) for k, v in model.feature_ranges.items()},
+        "info": model.info.model_dump(mode="json", exclude={"sha256"}),
+        "has_comparison": model.comparison is not None,
+    }
+
+
+def _verify_manifest(folder: Path) -> tuple[dict[str, str], str]:
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelError("model.not_found", f"no model artifact at {folder} (no {MANIFEST})")
+    try:
+        files: dict[str, str] = json.loads(manifest_path.read_text())["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError("model.hash_mismatch", f"{manifest_path} is not a valid manifest") from exc
+    for rel, expected in files.items():
+        path = folder / rel
+        if not path.is_file():
+            raise ModelError("model.hash_mismatch", f"{rel} is listed in the manifest but missing")
+        if sha256_file(path) != expected:
+            raise ModelError(
+                "model.hash_mismatch",
+                f"{rel} differs from its recorded SHA-256: the artifact was altered or damaged",
+                location=str(path),
+            )
+    return files, sha256_file(manifest_path)
+
+
+def _load_skops(path: Path) -> Any:
+    try:
+        untrusted = set(sio.get_untrusted_types(file=path))
+    except (zipfile.BadZipFile, ValueError, KeyError) as exc:
+        raise ModelError("model.incompatible", f"{path.name} is not a skops file") from exc
+    unknown = sorted(untrusted - ALLOWED_TYPES)
+    if unknown:
+        raise ModelError(
+            "model.untrusted_type",
+            f"{path.name} contains types outside the allow-list: {unknown}",
+            location=str(path),
+        )
+    return sio.load(path, trusted=sorted(untrusted))
+
+
+def load_artifact(folder: str | Path) -> RiskModel:
+    """Load and check an artifact folder (hashes, allow-list, format and schema versions)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ModelError("model.not_found", f"no model artifact at {root}")
+    files, manifest_sha = _verify_manifest(root)
+    if "model.json" not in files:
+        raise ModelError("model.incompatible", "the artifact has no model.json in its manifest")
+    meta = json.loads((root / "model.json").read_text())
+    if meta.get("format_version") != FORMAT_VERSION or meta.get("schema_version") != SCHEMA_VERSION:
+        raise ModelError(
+            "model.incompatible",
+            f"artifact format {meta.get('format_version')!r} / feature schema "
+            f"{meta.get('schema_version')!r}; this riskcalc reads format {FORMAT_VERSION!r} / "
+            f"schema {SCHEMA_VERSION!r}",
+        )
+    horizons = [int(h) for h in meta["horizons_months"]]
+    models = {}
+    for h in horizons:
+        rel = f"model_{h}m.skops"
+        if rel not in files:
+            raise ModelError("model.incompatible", f"{rel} is not in the manifest")
+        models[h] = _load_skops(root / rel)
+    default = int(meta["default_horizon_months"])
+    comparison = None
+    if meta.get("has_comparison") and f"comparison_{default}m.skops" in files:
+        comparison = _load_skops(root / f"comparison_{default}m.skops")
+    card: dict[str, Any] = {}
+    if "model_card.json" in files:
+        card = json.loads((root / "model_card.json").read_text())
+    training: dict[str, Any] = {}
+    if "training_data.json" in files:
+        training = json.loads((root / "training_data.json").read_text())
+    info = ModelInfo.model_validate({**meta["info"], "sha256": manifest_sha})
+    return RiskModel(
+        models=models,
+        default_horizon_months=default,
+        interval_scale={int(h): float(s) for h, s in meta["interval_scale"].items()},
+        feature_ranges={k: (_num(v[0]), _num(v[1])) for k, v in meta["feature_ranges"].items()},
+        info=info,
+        card=card,
+        comparison=comparison,
+        training=training,
+        interval_level=float(meta["interval_level"]),
+    )
+
+
+def _num(value: float | None) -> float:
+    return float("nan") if value is None else float(value)

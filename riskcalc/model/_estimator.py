@@ -1,0 +1,217 @@
+"""The estimator: a scikit-learn Pipeline calibrated with CalibratedClassifierCV, one per horizon.
+
+Pipeline: median imputation with missing-indicator columns, then a histogram gradient-boosting
+classifier (log-loss), fitted with the IPC weights of :mod:`riskcalc.model._labels` as sample
+weights on the patients whose status at the horizon is known. ``CalibratedClassifierCV`` with
+5-fold cross-fitting (``ensemble=True``) then maps the scores to probabilities (isotonic when the
+cohort has enough events, else sigmoid) and keeps one calibrated member per fold.
+
+Per-patient interval (the "cross-fit spread" method): the 5 members are fitted on 80% subsets,
+so their spread around the ensemble mean is a grouped (delete-20%) jackknife estimate of the
+sampling variance of the estimate: ``var = (K-1)/K * sum_k (logit p_k - mean)^2`` on the logit
+scale. The interval is ``expit(logit p ± z * c * sd)``; the scale ``c`` (>= 1) widens it for the
+model's bias, which a variance estimate does not see. ``c`` is chosen on simulated data with known
+true risks so that coverage is nominal, and its measured coverage is reported in the model card.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.special import expit, logit
+from scipy.stats import norm
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from riskcalc.errors import ModelError
+
+N_FOLDS = 5
+INTERVAL_LEVEL = 0.9
+INTERVAL_METHOD = (
+    "cross-fit spread: grouped-jackknife SD of the 5 cross-fitted calibrated members on the logit "
+    "scale, widened by a scale fitted on simulated data with known risks (docs/researchers/model.md)"
+)
+#: Fewest known events for isotonic calibration; below it, sigmoid (isotonic over-fits small data).
+MIN_EVENTS_ISOTONIC = 1000
+_EPS = 1e-6
+
+
+def make_pipeline(seed: int) -> Pipeline:
+    """The uncalibrated pipeline (imputation + gradient boosting)."""
+    return Pipeline(
+        [
+            (
+                "impute",
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            ),
+            (
+                "boost",
+                HistGradientBoostingClassifier(
+                    learning_rate=0.05,
+                    max_iter=150,
+                    max_leaf_nodes=15,
+                    min_samples_leaf=100,
+                    l2_regularization=1.0,
+                    early_stopping=False,
+                    random_state=seed,
+                ),
+            ),
+        ]
+    )
+
+
+def fit_calibrated(
+    features: pd.DataFrame,
+    label: npt.NDArray[np.int8],
+    weight: npt.NDArray[np.float64],
+    *,
+    seed: int,
+    groups: npt.NDArray[np.str_] | None = None,
+    method: str | None = None,
+) -> CalibratedClassifierCV:
+    """Fit one horizon's calibrated classifier on the rows with positive weight.
+
+    Parameters
+    ----------
+    features
+        Feature table (schema columns).
+    label, weight
+        Labels at the horizon and IPC weights (0 = status unknown; those rows are skipped).
+    seed
+        Random seed of the folds and the booster.
+    groups
+        Patient ids, when a patient has several index dates (folds then split by patient).
+    method
+        "isotonic" or "sigmoid"; default by the number of known events.
+    """
+    keep = weight > 0
+    x, y, w = features.loc[keep], np.asarray(label)[keep], np.asarray(weight)[keep]
+    events = int(y.sum())
+    if events < 2 * N_FOLDS or int((y == 0).sum()) < 2 * N_FOLDS:
+        raise ModelError(
+            "model.training_failed",
+            f"too few known outcomes to train: {events} events and {int((y == 0).sum())} "
+            f"non-events with known status (need at least {2 * N_FOLDS} of each)",
+        )
+    chosen = method or ("isotonic" if events >= MIN_EVENTS_ISOTONIC else "sigmoid")
+    if groups is not None:
+        splits = list(GroupKFold(n_splits=N_FOLDS).split(x, y, np.asarray(groups)[keep]))
+    else:
+        splits = list(StratifiedKFold(N_FOLDS, shuffle=True, random_state=seed).split(x, y))
+    model = CalibratedClassifierCV(make_pipeline(seed), method=chosen, cv=splits, ensemble=True)
+    # one OpenMP thread: on a shared or busy machine, HistGradientBoosting's spinning threads
+    # slow fitting down tenfold, while on an idle 2-core machine one thread costs under 2x
+    with threadpool_limits(limits=1, user_api="openmp"), warnings.catch_warnings():
+        # the weights reach the booster through the Pipeline's routed `boost__sample_weight`
+        warnings.filterwarnings("ignore", message="Since Pipeline does not appear")
+        model.fit(x, y, sample_weight=w, boost__sample_weight=w)
+    # the splits hold numpy index arrays: drop them so that the artifact holds only the model
+    model.cv = N_FOLDS
+    return model
+
+
+def recalibrate(
+    model: CalibratedClassifierCV,
+    features: pd.DataFrame,
+    label: npt.NDArray[np.int8],
+    weight: npt.NDArray[np.float64],
+    *,
+    method: str = "sigmoid",
+) -> CalibratedClassifierCV:
+    """Recalibrate a fitted model on a local cohort (``FrozenEstimator``: the model is not refit)."""
+    keep = weight > 0
+    new = CalibratedClassifierCV(FrozenEstimator(model), method=method)
+    new.fit(features.loc[keep], np.asarray(label)[keep], sample_weight=np.asarray(weight)[keep])
+    return new
+
+
+def member_probabilities(
+    model: CalibratedClassifierCV, features: pd.DataFrame
+) -> npt.NDArray[np.float64]:
+    """Each calibrated member's probability of the event, shape (n, members)."""
+    members = model.calibrated_classifiers_
+    return np.column_stack([m.predict_proba(features)[:, 1] for m in members])
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Calibrated probabilities of the target within ``horizon_months`` with their intervals.
+
+    Attributes
+    ----------
+    probability, low, high
+        Arrays of shape (n,), probabilities in [0, 1].
+    level
+        Nominal coverage of the interval.
+    method
+        How the interval was made.
+    horizon_months
+        The horizon.
+    """
+
+    probability: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    level: float
+    method: str
+    horizon_months: int
+
+
+def logit_spread(
+    members: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Ensemble probability and the grouped-jackknife SD of its logit, from member probabilities."""
+    prob = members.mean(axis=1)
+    k = members.shape[1]
+    if k < 2:
+        return prob, np.zeros_like(prob)
+    z = logit(np.clip(members, _EPS, 1 - _EPS))
+    sd = np.sqrt((k - 1) / k * np.sum((z - z.mean(axis=1, keepdims=True)) ** 2, axis=1))
+    return prob, sd
+
+
+def interval(
+    prob: npt.NDArray[np.float64],
+    sd_logit: npt.NDArray[np.float64],
+    *,
+    scale: float,
+    level: float = INTERVAL_LEVEL,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``expit(logit p ± z * scale * sd)``: always contains ``p`` and stays in [0, 1]."""
+    z = float(norm.ppf(0.5 + level / 2.0))
+    centre = logit(np.clip(prob, _EPS, 1 - _EPS))
+    half = z * scale * sd_logit
+    low = np.minimum(expit(centre - half), prob)
+    high = np.maximum(expit(centre + half), prob)
+    return low, high
+
+
+def fit_interval_scale(
+    prob: npt.NDArray[np.float64],
+    sd_logit: npt.NDArray[np.float64],
+    true_risk: npt.NDArray[np.float64],
+    *,
+    level: float = INTERVAL_LEVEL,
+) -> float:
+    """The smallest scale (>= 1) whose interval covers ``level`` of the true risks."""
+    centre = logit(np.clip(prob, _EPS, 1 - _EPS))
+    target = logit(np.clip(true_risk, _EPS, 1 - _EPS))
+    z = float(norm.ppf(0.5 + level / 2.0))
+    ratio = np.abs(target - centre) / np.maximum(z * sd_logit, 1e-12)
+    return float(max(1.0, np.quantile(ratio, level)))
+
+
+def coverage(
+    low: npt.NDArray[np.float64], high: npt.NDArray[np.float64], true_risk: npt.NDArray[np.float64]
+) -> float:
+    """Share of true risks inside their intervals."""
+    return float(np.mean((true_risk >= low) & (true_risk <= high)))

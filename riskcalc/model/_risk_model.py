@@ -1,0 +1,146 @@
+"""The fitted risk model: calibrated classifiers by horizon, their intervals and their metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+
+from riskcalc.errors import ConfigError
+from riskcalc.features import FEATURE_NAMES, INFECTION_FEATURES
+from riskcalc.model._estimator import (
+    INTERVAL_LEVEL,
+    INTERVAL_METHOD,
+    Prediction,
+    interval,
+    logit_spread,
+    member_probabilities,
+)
+from riskcalc.report import ModelInfo
+
+FORMAT_VERSION = "1"
+COMPARISON_FEATURES: tuple[str, ...] = tuple(
+    n for n in FEATURE_NAMES if n not in INFECTION_FEATURES
+)
+
+
+@dataclass
+class RiskModel:
+    """Calibrated probabilities of metastatic relapse or cancer death within a horizon.
+
+    Attributes
+    ----------
+    models
+        One ``CalibratedClassifierCV`` per horizon (months).
+    default_horizon_months
+        The horizon used when none is asked for.
+    interval_scale
+        Scale ``c`` of the interval per horizon (see :mod:`riskcalc.model._estimator`).
+    feature_ranges
+        Training ``(min, max)`` per feature, for extrapolation warnings.
+    info
+        Model id, version, training data, SHA-256 of the artifact's manifest once saved/loaded.
+    card
+        The model card (plain data).
+    comparison
+        The same estimator trained without infection features at the default horizon (for the
+        evaluation report's comparison), if kept.
+    """
+
+    models: Mapping[int, CalibratedClassifierCV]
+    default_horizon_months: int
+    interval_scale: Mapping[int, float]
+    feature_ranges: Mapping[str, tuple[float, float]]
+    info: ModelInfo
+    card: dict[str, Any] = field(default_factory=dict)
+    comparison: CalibratedClassifierCV | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    interval_level: float = INTERVAL_LEVEL
+
+    @property
+    def horizons_months(self) -> tuple[int, ...]:
+        """The horizons the model predicts at, ascending."""
+        return tuple(sorted(self.models))
+
+    def _horizon(self, horizon_months: int | None) -> int:
+        horizon = self.default_horizon_months if horizon_months is None else horizon_months
+        if horizon not in self.models:
+            raise ConfigError(
+                "config.invalid",
+                f"horizon_months={horizon} is not one the model was trained for; "
+                f"choose one of {list(self.horizons_months)}",
+            )
+        return horizon
+
+    def predict(self, features: pd.DataFrame, *, horizon_months: int | None = None) -> Prediction:
+        """Calibrated probability and interval for each row of a feature table.
+
+        Parameters
+        ----------
+        features
+            Table with every column of the feature schema (extra columns are ignored).
+        horizon_months
+            One of :attr:`horizons_months`; default :attr:`default_horizon_months`.
+        """
+        horizon = self._horizon(horizon_months)
+        x = select_features(features, FEATURE_NAMES)
+        clf = self.models[horizon]
+        prob, sd = logit_spread(member_probabilities(clf, x))
+        inner = _recalibrated_inner(clf)
+        if inner is not None:  # recalibrated: the spread comes from the original's members
+            _, sd = logit_spread(member_probabilities(inner, x))
+        low, high = interval(
+            prob, sd, scale=self.interval_scale.get(horizon, 1.0), level=self.interval_level
+        )
+        return Prediction(
+            probability=prob,
+            low=low,
+            high=high,
+            level=self.interval_level,
+            method=INTERVAL_METHOD,
+            horizon_months=horizon,
+        )
+
+    def predict_comparison(self, features: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Probabilities of the model without infection features (default horizon)."""
+        if self.comparison is None:
+            raise ConfigError("config.invalid", "this model artifact has no comparison model")
+        x = select_features(features, COMPARISON_FEATURES)
+        return np.asarray(self.comparison.predict_proba(x)[:, 1], dtype=np.float64)
+
+
+def select_features(features: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """The columns ``names`` of a feature table as float64, in that order."""
+    missing = [n for n in names if n not in features.columns]
+    if missing:
+        raise ConfigError(
+            "config.invalid",
+            f"the feature table lacks {len(missing)} column(s) of the schema: {missing[:5]}; "
+            "build it with riskcalc.features.feature_frame or compute_features",
+        )
+    return features.loc[:, list(names)].astype(np.float64)
+
+
+def feature_ranges(features: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Training ``(min, max)`` of each schema feature (NaN ignored)."""
+    out: dict[str, tuple[float, float]] = {}
+    for name in FEATURE_NAMES:
+        col = features[name].to_numpy(dtype=np.float64)
+        finite = col[np.isfinite(col)]
+        out[name] = (
+            (float(finite.min()), float(finite.max())) if finite.size else (float("nan"),) * 2
+        )
+    return out
+
+
+def _recalibrated_inner(clf: CalibratedClassifierCV) -> CalibratedClassifierCV | None:
+    """The original model inside a ``CalibratedClassifierCV(FrozenEstimator(model))``, if any."""
+    members = clf.calibrated_classifiers_
+    if len(members) != 1:
+        return None
+    inner = getattr(members[0].estimator, "estimator", None)
+    return inner if isinstance(inner, CalibratedClassifierCV) else None

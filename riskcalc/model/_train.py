@@ -1,0 +1,235 @@
+"""Training: split, fit one calibrated model per horizon, evaluate on the held-out split, save."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sklearn.model_selection import GroupShuffleSplit
+
+from riskcalc._meta import __version__
+from riskcalc.errors import ConfigError
+from riskcalc.model._artifact import clean_json, save_model
+from riskcalc.model._card import build_card, card_markdown, hti1_source_attributes
+from riskcalc.model._cohort import LabelledCohort
+from riskcalc.model._estimator import (
+    fit_calibrated,
+    fit_interval_scale,
+    logit_spread,
+    member_probabilities,
+    recalibrate,
+)
+from riskcalc.model._evaluate import EvaluationReport, evaluate
+from riskcalc.model._labels import MIN_MONTHS_AFTER_AT_RISK_START
+from riskcalc.model._risk_model import COMPARISON_FEATURES, RiskModel, feature_ranges
+from riskcalc.report import ModelInfo
+
+DEFAULT_HORIZONS_MONTHS: tuple[int, ...] = (12, 24, 36, 60)
+DEFAULT_HORIZON_MONTHS = 24
+#: Interval scale used when the training cohort has no known true risks: the value measured for
+#: the default model on simulated data with known risks (docs/researchers/model.md).
+DEFAULT_INTERVAL_SCALE = 1.0
+
+INDEX_DATE_POLICY = (
+    "one index date per patient, drawn uniformly (seeded by seed and patient id) between the "
+    f"at-risk start + {MIN_MONTHS_AFTER_AT_RISK_START:g} months and the cohort's data cut-off "
+    "(latest last contact); patients not in remission, dead or out of follow-up at that date "
+    "are excluded and counted"
+)
+
+
+def holdout_split(
+    cohort: LabelledCohort, *, seed: int, test_fraction: float = 0.25
+) -> tuple[LabelledCohort, LabelledCohort]:
+    """Patient-grouped split into (train, held-out test)."""
+    split = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+    train_rows, test_rows = next(split.split(cohort.features, groups=cohort.patient_ids))
+    return cohort.subset(train_rows), cohort.subset(test_rows)
+
+
+def train_model(
+    cohort: LabelledCohort,
+    *,
+    horizons_months: Sequence[int] = DEFAULT_HORIZONS_MONTHS,
+    default_horizon_months: int = DEFAULT_HORIZON_MONTHS,
+    seed: int = 0,
+    test_fraction: float = 0.25,
+    model_id: str = "riskcalc-relapse",
+    version: str | None = None,
+    trained_on: str,
+    simulated: bool,
+    interval_scale: float | None = None,
+    n_boot: int = 200,
+    out_dir: str | Path | None = None,
+    training_extra: dict[str, Any] | None = None,
+) -> tuple[RiskModel, EvaluationReport]:
+    """Train the model on a labelled cohort and (optionally) write the artifact folder.
+
+    A patient-grouped ``test_fraction`` is held out; the model is fitted on the rest and the
+    evaluation report computed on the held-out split. The interval scale is fitted on the
+    held-out split when the cohort has known true risks, else ``interval_scale`` (default
+    :data:`DEFAULT_INTERVAL_SCALE`).
+    """
+    horizons = tuple(sorted(set(int(h) for h in horizons_months)))
+    if default_horizon_months not in horizons:
+        raise ConfigError(
+            "config.invalid",
+            f"default horizon {default_horizon_months} is not among the horizons {horizons}",
+        )
+    train, test = holdout_split(cohort, seed=seed, test_fraction=test_fraction)
+    groups = train.patient_ids if len(set(train.patient_ids)) < len(train) else None
+    models = {}
+    scales: dict[int, float] = {}
+    for h in horizons:
+        labels = train.labels(h)
+        models[h] = fit_calibrated(
+            train.features, labels.label, labels.weight, seed=seed, groups=groups
+        )
+        if h in test.true_risk:
+            prob, sd = logit_spread(member_probabilities(models[h], test.features))
+            scales[h] = fit_interval_scale(prob, sd, test.true_risk[h])
+        else:
+            scales[h] = DEFAULT_INTERVAL_SCALE if interval_scale is None else interval_scale
+    labels = train.labels(default_horizon_months)
+    comparison = fit_calibrated(
+        train.features.loc[:, list(COMPARISON_FEATURES)],
+        labels.label,
+        labels.weight,
+        seed=seed,
+        groups=groups,
+    )
+    info = ModelInfo(
+        model_id=model_id,
+        version=version or f"{__version__}+{dt.date.today().isoformat()}",
+        trained_on=trained_on,
+        trained_on_simulated_data=simulated,
+    )
+    training = {
+        "description": trained_on,
+        "simulated": simulated,
+        "n_rows": len(cohort),
+        "n_train": len(train),
+        "n_test": len(test),
+        "excluded": dict(cohort.excluded),
+        "index_date_policy": INDEX_DATE_POLICY,
+        "index_date_range": [
+            min(cohort.index_dates).isoformat(),
+            max(cohort.index_dates).isoformat(),
+        ]
+        if len(cohort)
+        else None,
+        "events_by_horizon_train": {str(h): int(train.labels(h).label.sum()) for h in horizons},
+        "censoring": "IPCW, Kaplan-Meier of censoring from the index date",
+        "seed": seed,
+        "riskcalc_version": __version__,
+        **(training_extra or {}),
+    }
+    model = RiskModel(
+        models=models,
+        default_horizon_months=default_horizon_months,
+        interval_scale=scales,
+        feature_ranges=feature_ranges(train.features),
+        info=info,
+        comparison=comparison,
+        training=training,
+    )
+    report = evaluate(model, test, n_boot=n_boot, seed=seed)
+    model.card = build_card(
+        info=info.model_dump(mode="json"),
+        training=training,
+        metrics=report.metrics,
+        horizons_months=horizons,
+        default_horizon_months=default_horizon_months,
+    )
+    if out_dir is not None:
+        write_artifact(model, test, out_dir, n_boot=n_boot, seed=seed)
+    return model, report
+
+
+def write_artifact(
+    model: RiskModel,
+    test: LabelledCohort,
+    out_dir: str | Path,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    quality: dict[str, Any] | None = None,
+) -> Path:
+    """Save the model with its evaluation report (metrics.json, figures), card and HTI-1 file."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        report = evaluate(model, test, out_dir=scratch, n_boot=n_boot, seed=seed)
+        card = build_card(
+            info=model.info.model_dump(mode="json", exclude={"sha256"}),
+            training=model.training,
+            metrics=report.metrics,
+            horizons_months=model.horizons_months,
+            default_horizon_months=model.default_horizon_months,
+            quality=quality,
+        )
+        model.card = card
+
+        def copy(name: str) -> Any:
+            def writer(path: Path) -> None:
+                path.write_bytes((Path(scratch) / name).read_bytes())
+
+            return writer
+
+        def text(content: str) -> Any:
+            def writer(path: Path) -> None:
+                path.write_text(content)
+
+            return writer
+
+        extra = {
+            "metrics.json": copy("metrics.json"),
+            **{f"figures/{p.name}": copy(f"figures/{p.name}") for p in report.figures.values()},
+            "model_card.json": text(json.dumps(clean_json(card), indent=2) + "\n"),
+            "model_card.md": text(card_markdown(card)),
+            "hti1_source_attributes.json": text(
+                json.dumps(clean_json(hti1_source_attributes(card)), indent=2) + "\n"
+            ),
+        }
+        return save_model(model, out_dir, extra_files=extra)
+
+
+def recalibrate_model(
+    model: RiskModel,
+    cohort: LabelledCohort,
+    *,
+    method: str = "sigmoid",
+    version_suffix: str = "recalibrated",
+) -> RiskModel:
+    """The model recalibrated on a local cohort, every horizon (``FrozenEstimator``, sigmoid)."""
+    models = {}
+    for h, clf in model.models.items():
+        labels = cohort.labels(h)
+        models[h] = recalibrate(clf, cohort.features, labels.label, labels.weight, method=method)
+    info = model.info.model_copy(
+        update={
+            "version": f"{model.info.version}+{version_suffix}",
+            "sha256": None,
+            "trained_on": f"{model.info.trained_on}; recalibrated on a local cohort of "
+            f"{len(cohort)} patients",
+        }
+    )
+    training = {
+        **model.training,
+        "recalibrated_on": {"n": len(cohort), "excluded": dict(cohort.excluded)},
+    }
+    new = RiskModel(
+        models=models,
+        default_horizon_months=model.default_horizon_months,
+        interval_scale=dict(model.interval_scale),
+        feature_ranges=dict(model.feature_ranges),
+        info=info,
+        card=dict(model.card),
+        comparison=model.comparison,
+        training=training,
+        interval_level=model.interval_level,
+    )
+    return new
