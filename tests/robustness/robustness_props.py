@@ -6,6 +6,7 @@ long fuzz run (tests/test_fuzz.py, ``make fuzz``).
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -24,7 +25,7 @@ def check_history(h: PatientHistory) -> None:
         assert e.il6_peak_pg_ml is None or math.isfinite(e.il6_peak_pg_ml)
         assert e.onset <= e.end
     text = h.model_dump_json()
-    assert "NaN" not in text and "Infinity" not in text
+    orjson.loads(text)  # strict JSON: a NaN or Infinity token would raise
     assert PatientHistory.model_validate_json(text) == h
     if h.at_risk_start is not None and h.birth_date is not None:
         assert h.at_risk_start >= h.birth_date
@@ -134,5 +135,5 @@ def check_assess(source: Any, model: Any) -> None:
     except RiskCalcError as exc:
         check_error(exc)
         return
-    text = report.model_dump_json()
-    assert "NaN" not in text and "Infinity" not in text
+    orjson.loads(report.model_dump_json())  # strict JSON: no NaN or Infinity token
+    json.dumps(report.to_fhir(), allow_nan=False)  # a NaN/inf float would raise ValueError
