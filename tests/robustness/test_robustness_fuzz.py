@@ -7,10 +7,13 @@ registered, finite and serialisable.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from robustness_props import check_bundle, mutate, read_everything
+from robustness_props import check_assess, check_bundle, mutate, read_everything
 from robustness_strategies import bundles, ndjson_exports
 
 FAST = settings(
@@ -45,3 +48,22 @@ def test_mutated_bytes_end_in_results_or_riskcalc_errors(
 @given(st.binary(max_size=200))
 def test_random_bytes_end_in_results_or_riskcalc_errors(data: bytes) -> None:
     read_everything(data)
+
+
+@pytest.fixture(scope="module")
+def default_model() -> Any:
+    from riskcalc.errors import ModelError
+    from riskcalc.model import load_model
+
+    try:
+        return load_model()
+    except ModelError as exc:
+        pytest.skip(f"no default model yet: {exc}")
+
+
+@settings(FAST, max_examples=30)
+@given(bundles())
+def test_assess_on_fhir_shaped_bundles_ends_in_report_or_riskcalc_error(
+    default_model: Any, bundle: dict
+) -> None:
+    check_assess(bundle, default_model)
