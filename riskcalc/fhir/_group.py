@@ -77,27 +77,50 @@ def flatten(unit: Unit) -> Iterator[Item | Issue]:
 
 
 def _flatten(value: Any, location: str, full_url: str | None) -> Iterator[Item | Issue]:
-    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-        yield Issue(
-            code="resource.skipped_invalid",
-            message="not a FHIR resource (a JSON object with a resourceType)",
-            source=location,
-        )
-        return
-    if value["resourceType"] != "Bundle":
-        yield Item(value, location, full_url)
-        return
-    entries = value.get("entry") or []
+    # Iterative (an explicit stack, children pushed in reverse to keep document order): Bundles
+    # nested in entries may go as deep as the caller's depth limit allows, past Python's
+    # recursion limit.
+    stack: list[tuple[Any, str, str | None] | Issue] = [(value, location, full_url)]
+    while stack:
+        top = stack.pop()
+        if isinstance(top, Issue):
+            yield top
+            continue
+        node, where, url = top
+        if not isinstance(node, dict) or not isinstance(node.get("resourceType"), str):
+            yield Issue(
+                code="resource.skipped_invalid",
+                message="not a FHIR resource (a JSON object with a resourceType)",
+                source=where,
+            )
+            continue
+        if node["resourceType"] != "Bundle":
+            yield Item(node, where, url)
+            continue
+        stack.extend(reversed(_entries(node, where)))
+
+
+def _entries(bundle: dict[str, Any], location: str) -> list[tuple[Any, str, str | None] | Issue]:
+    """A Bundle's entries as (resource, location, fullUrl) to open, or issues, in order."""
+    entries = bundle.get("entry") or []
     if not isinstance(entries, list):
-        yield Issue(
-            code="resource.skipped_invalid", message="Bundle.entry is not a list", source=location
-        )
-        return
+        return [
+            Issue(
+                code="resource.skipped_invalid",
+                message="Bundle.entry is not a list",
+                source=location,
+            )
+        ]
+    out: list[tuple[Any, str, str | None] | Issue] = []
     for i, entry in enumerate(entries):
         where = f"{location}#entry[{i}]"
         if not isinstance(entry, dict):
-            yield Issue(
-                code="resource.skipped_invalid", message="entry is not an object", source=where
+            out.append(
+                Issue(
+                    code="resource.skipped_invalid",
+                    message="entry is not an object",
+                    source=where,
+                )
             )
             continue
         resource = entry.get("resource")
@@ -105,7 +128,8 @@ def _flatten(value: Any, location: str, full_url: str | None) -> Iterator[Item |
             # batch-response entries and transaction deletes carry no resource: nothing to read
             continue
         url = entry.get("fullUrl")
-        yield from _flatten(resource, f"{where}.resource", url if isinstance(url, str) else None)
+        out.append((resource, f"{where}.resource", url if isinstance(url, str) else None))
+    return out
 
 
 class _Resolver:

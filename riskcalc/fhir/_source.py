@@ -156,6 +156,13 @@ def _syntax_error(exc: orjson.JSONDecodeError, label: str, line_offset: int = 0)
     if "utf-8" in str(exc).lower():
         return InputError("input.encoding", f"{label} is not UTF-8 text: {exc}", location=label)
     where = f"{label}:{exc.lineno + line_offset}:{exc.colno}"
+    if "depth limit" in str(exc).lower():
+        # orjson's own nesting limit (1024), reached when Limits.max_depth was raised above it
+        return InputError(
+            "input.too_deep",
+            f"{label} nests deeper than the JSON parser's limit of 1024 levels",
+            location=where,
+        )
     return InputError("input.json_syntax", f"{label} is not valid JSON: {exc.msg}", location=where)
 
 

@@ -441,3 +441,34 @@ def test_limits_refuse_before_parsing() -> None:
     with pytest.raises(InputError) as info:
         riskcalc.read_history(bundle(patient()), limits=Limits(max_depth=2), today=TODAY)
     assert info.value.code == "input.too_deep"
+
+
+def test_bundles_nested_past_the_recursion_limit_with_raised_limits() -> None:
+    # was a RecursionError: Bundles in entries were opened recursively
+    b: dict[str, Any] = patient()
+    for _ in range(3000):
+        b = {"resourceType": "Bundle", "entry": [{"resource": b}, "junk"]}
+    h = riskcalc.read_history(b, limits=Limits(max_depth=100_000), today=TODAY)
+    assert h.patient_id == "p1"
+    assert sum(w.code == "resource.skipped_invalid" for w in h.warnings) == 3000
+
+
+def test_nesting_past_the_parser_limit_is_too_deep_not_a_syntax_error() -> None:
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(b"[" * 2000 + b"]" * 2000, limits=Limits(max_depth=100_000))
+    assert info.value.code == "input.too_deep"
+
+
+def test_entries_keep_document_order() -> None:
+    src = {
+        "resourceType": "Bundle",
+        "entry": [
+            {"resource": patient()},
+            {"resource": {"resourceType": "Bundle", "entry": [{"resource": cancer(rid="a")}]}},
+            {"resource": cancer(rid="a", onsetDateTime="2014-01-01")},
+        ],
+    }
+    h = riskcalc.read_history(src, today=TODAY)
+    # the first copy in document order (inside the nested Bundle) is the one kept
+    assert h.cancers[0].onset == dt.date(2015, 1, 1)
+    assert "resource.duplicate" in {w.code for w in h.warnings}
