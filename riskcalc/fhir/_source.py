@@ -304,7 +304,8 @@ def iter_units(source: Any, limits: Limits) -> Iterator[Unit | InputError]:
         return
     if isinstance(source, str):
         text = source.lstrip()
-        if text[:1] in ("{", "["):
+        if not text or text[:1] in ("{", "["):
+            # an empty string is empty input, never the current directory (Path("") is ".")
             yield _unit_from_bytes(source.encode("utf-8"), "<text>", limits, None)
             return
         if "\n" in source or len(source) > 4096:
@@ -316,10 +317,17 @@ def iter_units(source: Any, limits: Limits) -> Iterator[Unit | InputError]:
             "input.unsupported_source",
             f"cannot read a {type(source).__name__}; pass a path, bytes, str or dict",
         )
-    if source.is_dir():
+    try:
+        is_dir = source.is_dir()
+        exists = is_dir or source.exists()
+    except (OSError, ValueError) as exc:  # a name too long, an embedded NUL byte
+        raise InputError(
+            "input.not_found", f"cannot open {str(source)[:200]}: {exc}", location=str(source)
+        ) from exc
+    if is_dir:
         yield from _iter_folder(source, limits)
         return
-    if not source.exists():
+    if not exists:
         raise InputError("input.not_found", f"{source} does not exist", location=str(source))
     kind = _kind(source)
     if kind is None:

@@ -472,3 +472,36 @@ def test_entries_keep_document_order() -> None:
     # the first copy in document order (inside the nested Bundle) is the one kept
     assert h.cancers[0].onset == dt.date(2015, 1, 1)
     assert "resource.duplicate" in {w.code for w in h.warnings}
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("x" * 300, "input.not_found"),  # was OSError: file name too long
+        (Path("x" * 300 + ".json"), "input.not_found"),
+        ("abc\x00def", "input.not_found"),
+        ("", "input.json_syntax"),  # was: the current directory read as a folder
+        ("  \t ", "input.json_syntax"),
+        (Path("/definitely/not/here.json"), "input.not_found"),
+        (Path(__file__), "input.unsupported_source"),
+        ([patient()], "input.unsupported_source"),
+        (None, "input.unsupported_source"),
+    ],
+    ids=[
+        "long name",
+        "long path",
+        "NUL",
+        "empty str",
+        "blank str",
+        "missing",
+        "py",
+        "list",
+        "None",
+    ],
+)
+def test_odd_sources_raise_their_code(source: Any, code: str) -> None:
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(source, today=TODAY)
+    assert info.value.code == code
+    with pytest.raises(InputError):
+        list(riskcalc.read_histories(source, today=TODAY))
