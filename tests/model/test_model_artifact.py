@@ -1,0 +1,179 @@
+"""Train on an oracle cohort with known risks; artifact round trip, tampering, allow-list, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from riskcalc.errors import ConfigError, ModelError
+from riskcalc.model import (
+    ALLOWED_TYPES,
+    LabelledCohort,
+    RiskModel,
+    evaluate,
+    load_model,
+    recalibrate_model,
+    train_model,
+)
+from riskcalc.model._oracle import oracle_cohort
+
+
+@pytest.fixture(scope="module")
+def cohort() -> LabelledCohort:
+    return oracle_cohort(3000, seed=3, horizons_months=(12, 24))
+
+
+@pytest.fixture(scope="module")
+def artifact(
+    tmp_path_factory: pytest.TempPathFactory, cohort: LabelledCohort
+) -> tuple[RiskModel, Path]:
+    out = tmp_path_factory.mktemp("art") / "model"
+    model, _ = train_model(
+        cohort,
+        horizons_months=(12, 24),
+        seed=0,
+        trained_on="oracle simulated cohort (test)",
+        simulated=True,
+        n_boot=20,
+        out_dir=out,
+    )
+    return model, out
+
+
+def test_artifact_contents(artifact: tuple[RiskModel, Path]) -> None:
+    _, out = artifact
+    for name in (
+        "model_12m.skops",
+        "model_24m.skops",
+        "comparison_24m.skops",
+        "model.json",
+        "feature_schema.json",
+        "training_data.json",
+        "metrics.json",
+        "model_card.md",
+        "model_card.json",
+        "hti1_source_attributes.json",
+        "figures/calibration.png",
+        "figures/roc.png",
+        "figures/decision_curve.png",
+        "manifest.json",
+    ):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in (
+        "n",
+        "events",
+        "auroc",
+        "auroc_ci",
+        "brier",
+        "calibration_intercept",
+        "calibration_slope",
+        "ici",
+        "subgroups",
+        "decision_curve",
+        "comparisons",
+    ):
+        assert key in metrics, key
+    assert metrics["auroc_ci"][0] <= metrics["auroc"] <= metrics["auroc_ci"][1]
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["model_details"]["trained_on_simulated_data"] is True
+    assert "Research use only" in (out / "model_card.md").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())["files"]
+    assert set(manifest) == {
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def test_round_trip_predicts_identically(
+    artifact: tuple[RiskModel, Path], cohort: LabelledCohort
+) -> None:
+    model, out = artifact
+    loaded = load_model(out)
+    a = model.predict(cohort.features.iloc[:200])
+    b = loaded.predict(cohort.features.iloc[:200])
+    np.testing.assert_array_equal(a.probability, b.probability)
+    np.testing.assert_array_equal(a.low, b.low)
+    assert loaded.info.sha256 and len(loaded.info.sha256) == 64
+    assert loaded.horizons_months == (12, 24) and loaded.default_horizon_months == 24
+    assert np.all((b.low <= b.probability) & (b.probability <= b.high))
+    assert loaded.predict(cohort.features.iloc[:5], horizon_months=12).horizon_months == 12
+    with pytest.raises(ConfigError):
+        loaded.predict(cohort.features.iloc[:5], horizon_months=7)
+
+
+def test_changed_file_refuses_to_load(artifact: tuple[RiskModel, Path], tmp_path: Path) -> None:
+    _, out = artifact
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    with (copy / "model.json").open("a") as fh:
+        fh.write(" ")
+    with pytest.raises(ModelError) as err:
+        load_model(copy)
+    assert err.value.code == "model.hash_mismatch"
+
+
+def test_untrusted_type_refuses_to_load(artifact: tuple[RiskModel, Path], tmp_path: Path) -> None:
+    _, out = artifact
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    # a file holding a type outside the allow-list, with a manifest updated to match
+    from sklearn.preprocessing import FunctionTransformer
+
+    sio.dump(FunctionTransformer(func=print), copy / "model_24m.skops")
+    assert set(sio.get_untrusted_types(file=copy / "model_24m.skops")) - ALLOWED_TYPES
+    from riskcalc.model._artifact import sha256_file
+
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["model_24m.skops"] = sha256_file(copy / "model_24m.skops")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError) as err:
+        load_model(copy)
+    assert err.value.code == "model.untrusted_type"
+
+
+def test_missing_artifact(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as err:
+        load_model(tmp_path / "nothing")
+    assert err.value.code == "model.not_found"
+
+
+def test_allow_list_covers_what_is_saved(artifact: tuple[RiskModel, Path]) -> None:
+    _, out = artifact
+    for f in out.glob("*.skops"):
+        assert set(sio.get_untrusted_types(file=f)) <= ALLOWED_TYPES
+
+
+def test_calibration_on_fresh_oracle_data(artifact: tuple[RiskModel, Path]) -> None:
+    model, _ = artifact
+    fresh = oracle_cohort(6000, seed=99, horizons_months=(12, 24))
+    report = evaluate(model, fresh, n_boot=20)
+    m = report.metrics
+    assert abs(m["calibration_intercept"]) < 0.02
+    assert 0.6 < m["calibration_slope"] < 1.5
+    assert m["auroc"] > 0.6
+    assert 0 <= m["interval"]["coverage_of_true_risk"] <= 1
+
+
+def test_recalibration_fixes_a_shifted_cohort(artifact: tuple[RiskModel, Path]) -> None:
+    model, _ = artifact
+    fresh = oracle_cohort(6000, seed=5, horizons_months=(12, 24))
+    # halve the follow-up of events: a cohort where the model over-predicts
+    status = fresh.status.copy()
+    rng = np.random.default_rng(0)
+    drop = (status == 1) & (rng.random(len(status)) < 0.5)
+    status[drop] = 0
+    shifted = LabelledCohort(
+        fresh.features, fresh.time_days, status, fresh.patient_ids, fresh.index_dates
+    )
+    before = evaluate(model, shifted, n_boot=10).metrics["calibration_intercept"]
+    new = recalibrate_model(model, shifted)
+    after = evaluate(new, shifted, n_boot=10).metrics["calibration_intercept"]
+    assert abs(after) < abs(before)
+    assert new.info.version.endswith("recalibrated")
