@@ -18,11 +18,13 @@ Definitions (Van Calster et al. 2016, J Clin Epidemiol 74:167; Austin & Steyerbe
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, logit
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import SplineTransformer
 
@@ -133,10 +135,15 @@ def bootstrap_ci(
     values = []
     for _ in range(reps):
         rows = rng.integers(0, n, n)
-        try:
-            values.append(stat(rows))
-        except ValueError:  # a resample with one class only
-            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            try:
+                values.append(stat(rows))
+            except ValueError:  # a resample with one class only
+                continue
     arr = np.asarray(values)
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return float("nan"), float("nan")
     alpha = (1 - level) / 2
     return float(np.quantile(arr, alpha)), float(np.quantile(arr, 1 - alpha))
