@@ -15,7 +15,7 @@ from riskcalc import InputError, PatientHistory, RiskCalcError, awakening
 from riskcalc.demo import demo_bundle, list_demo_patients
 from riskcalc.history import Pathogen, Severity
 from riskcalc.model import RiskModel
-from riskcalc.report import ReportStatus, RiskReport, assess, risk_curve
+from riskcalc.report import ReportStatus, RiskReport, assess_histories, risk_curve
 from riskcalc.report._views import (
     PATHOGEN_LABELS,
     basis_rows,
@@ -511,6 +511,24 @@ def main() -> None:
     _tabs(history, shown, not what_if.is_empty, used_as_of, report, results)
 
 
+@st.cache_data(max_entries=64, show_spinner="Assessing…")
+def _assessed(
+    history_json: str, as_of: dt.date, horizon: int | None, model_sha: str | None, detail: bool
+) -> tuple[RiskReport, list[tuple[int, float, float, float]]]:
+    """The report and the risk curve of one history (cached per history, date, horizon and
+    model hash: the recorded result is not recomputed while only the what-if changes).
+    ``detail`` adds drivers and the model's own hypotheticals (shown for the recorded history
+    only)."""
+    model, error = common.model_or_error()
+    if model is None:
+        raise error or RuntimeError("no model")
+    history = PatientHistory.model_validate_json(history_json)
+    (report,) = assess_histories(
+        [history], as_of=as_of, horizon_months=horizon, model=model, detail=detail
+    )
+    return report, risk_curve(history, as_of=as_of, model=model)
+
+
 def _assess(
     history: PatientHistory,
     shown: PatientHistory,
@@ -522,12 +540,13 @@ def _assess(
     columns = ["horizon_months", "probability", "low", "high", "series"]
     if model is None:
         return None, None, pd.DataFrame(columns=columns)
-    report = assess(history, as_of=as_of, horizon_months=horizon, model=model)
-    curve = [(*p, charts.RECORDED) for p in risk_curve(history, as_of=as_of, model=model)]
+    sha = model.info.sha256
+    report, points = _assessed(history.model_dump_json(), as_of, horizon, sha, True)
+    curve = [(*p, charts.RECORDED) for p in points]
     hypo_report = None
     if not what_if.is_empty:
-        hypo_report = assess(shown, as_of=as_of, horizon_months=horizon, model=model)
-        curve += [(*p, charts.HYPOTHETICAL) for p in risk_curve(shown, as_of=as_of, model=model)]
+        hypo_report, points = _assessed(shown.model_dump_json(), as_of, horizon, sha, False)
+        curve += [(*p, charts.HYPOTHETICAL) for p in points]
     return report, hypo_report, pd.DataFrame(curve, columns=columns)
 
 

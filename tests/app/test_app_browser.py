@@ -144,9 +144,10 @@ def test_upload_renders_risk_timeline_and_statement(
 
         info = load_model().info
         assert _in_viewport(page, f"{info.model_id} {info.version}")
-        page.get_by_text("recorded history").first.wait_for(timeout=WAIT_MS)
-        metric = page.locator('[data-testid="stMetric"]').first
-        assert "%" in metric.inner_text()
+        metric = page.locator('[data-testid="stMetric"]', has_text="recorded history").first
+        metric.wait_for(timeout=WAIT_MS)
+        text = metric.inner_text()
+        assert "Within 24 months" in text and "%" in text
         page.get_by_text("Out of 100 people like this patient").wait_for(timeout=WAIT_MS)
     elif os.environ.get("CI"):
         pytest.fail("CI must run the browser test with the default model built (make model)")

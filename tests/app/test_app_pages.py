@@ -34,9 +34,13 @@ def test_cohort_page_without_or_with_model(fixtures: Path) -> None:
     at.button(key="cohort_run").click()
     _run(at)
     (scores,) = [d.value for d in at.dataframe if "probability" in d.value.columns]
-    assert len(scores) == 10
+    n_patients = len((folder / "Patient.000.ndjson").read_text().splitlines())
+    assert len(scores) == n_patients
     assert set(scores["model_version"]) == {load_model().info.version}
-    assert any(m.label == "Patients read" and str(m.value) == "10" for m in at.metric)
+    assert any(m.label == "Patients read" and str(m.value) == str(n_patients) for m in at.metric)
+    assert (scores["status"] == "ok").sum() + scores["not_applicable_reason"].notna().sum() == len(
+        scores
+    )
 
 
 @needs_model

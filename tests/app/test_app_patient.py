@@ -9,14 +9,12 @@ from app_helpers import (
     MODEL,
     _app,
     _charts,
-    _key_endswith,
     _open_demo,
     _run,
     _texts,
     _timeline_data,
     needs_model,
 )
-from streamlit.testing.v1 import AppTest
 
 import riskcalc
 from riskcalc.demo import demo_bundle, list_demo_patients
@@ -66,44 +64,6 @@ def test_il6_peak_is_on_the_timeline() -> None:
     assert list(il6["label"]) == ["210 pg/mL"]
     assert set(rows["lane"]) >= {"Cancer", "Treatment", "Infection", "Vaccination"}
     assert trajectory["score"].iloc[-1] > trajectory["background"].iloc[-1]
-
-
-def test_what_if_controls_are_labelled_hypothetical_and_change_the_score() -> None:
-    at = _open_demo(_app(), "repeated-infections")
-
-    def score(at: AppTest) -> float:
-        return float(next(m.value for m in at.metric if m.label.startswith("Awakening score")))
-
-    recorded = score(at)
-    assert not any("Hypothetical (what-if)" in i.value for i in at.info)
-    _key_endswith(at.sidebar.checkbox, ":on:3").uncheck()
-    _run(at)
-    assert any("Hypothetical (what-if)" in i.value for i in at.info)
-    lowered = score(at)
-    assert lowered < recorded
-    _key_endswith(at.sidebar.selectbox, ":sev:2").set_value("critical")
-    _run(at)
-    assert score(at) > lowered
-    assert "graded critical" in _texts(at)
-    _key_endswith(at.sidebar.checkbox, ":blk:2").check()
-    _run(at)
-    text = _texts(at)
-    assert "IL-6 blockade covering" in text and "mouse-model evidence only" in text
-    _key_endswith(at.sidebar.checkbox, ":add").check()
-    _run(at)
-    text = _texts(at)
-    assert "A hypothetical mild covid19 infection" in text
-    assert "days after the hypothetical infection" in text
-    _key_endswith(at.sidebar.selectbox, ":add_pathogen").set_value("influenza")
-    _key_endswith(at.sidebar.selectbox, ":add_severity").set_value("hospitalised")
-    _key_endswith(at.sidebar.checkbox, ":add_blockade").check()
-    _run(at)
-    assert "hospitalised influenza infection" in _texts(at)
-    rows, trajectory = _timeline_data(at)
-    assert set(trajectory["series"]) == {"Recorded", "Hypothetical (what-if)"}
-    assert rows["hypothetical"].sum() == 1  # the added episode, drawn as such
-    for word in ("you should", "we recommend", "start tocilizumab", "start treatment"):
-        assert word not in _texts(at).lower()
 
 
 def test_assessment_date_control() -> None:
