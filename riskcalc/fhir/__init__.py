@@ -23,6 +23,7 @@ from riskcalc.fhir._group import (
     _patient_refs,
     flatten,
     group,
+    issue_key,
 )
 from riskcalc.fhir._source import Unit, iter_units
 from riskcalc.history import PatientHistory, ReadFailure
@@ -192,9 +193,7 @@ def no_patient_failure(unit: Unit, grouping: Grouping) -> ReadFailure | None:
         code="input.no_patient",
         message=f"{unit.label} holds {what} but no Patient resource, so no one can be assessed",
         location=unit.label,
-        warnings=tuple(
-            sorted(set(grouping.issues), key=lambda i: (i.code, i.source or "", i.message))
-        ),
+        warnings=tuple(sorted(set(grouping.issues), key=issue_key)),
     )
 
 

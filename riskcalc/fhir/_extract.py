@@ -15,7 +15,7 @@ from typing import Any
 
 from riskcalc import codes
 from riskcalc.errors import Issue
-from riskcalc.fhir._group import Item, PatientGroup
+from riskcalc.fhir._group import Item, PatientGroup, cap_issues, issue_key
 from riskcalc.fhir._validate import is_known_type, validation_error
 from riskcalc.history._dates import Bound, check_plausible, parse_fhir_date
 from riskcalc.history._episodes import (
@@ -911,7 +911,8 @@ def extract(
     infections = _infections(sel, records, ctx, window_days)
     outcomes = _outcomes(sel, ctx, at_risk, progression, deceased, group.patient.ref)
     last = _last_contact(items, ctx, [deceased] if deceased else [])
-    issues = [*group.issues, *unit_issues, *ctx.issues]
+    # at most MAX_ISSUES_PER_CODE of a code (group() caps the unit's; capping is idempotent)
+    issues = [*cap_issues(group.issues + ctx.issues), *cap_issues(unit_issues)]
     return PatientHistory(
         patient_id=group.patient_id,
         birth_date=ctx.birth_date,
@@ -927,7 +928,7 @@ def extract(
         vaccinations=_vaccinations(sel, ctx),
         treatments=treatments,
         outcomes=outcomes,
-        warnings=tuple(sorted(set(issues), key=lambda i: (i.code, i.source or "", i.message))),
+        warnings=tuple(sorted(set(issues), key=issue_key)),
     )
 
 

@@ -450,7 +450,9 @@ def test_bundles_nested_past_the_recursion_limit_with_raised_limits() -> None:
         b = {"resourceType": "Bundle", "entry": [{"resource": b}, "junk"]}
     h = riskcalc.read_history(b, limits=Limits(max_depth=100_000), today=TODAY)
     assert h.patient_id == "p1"
-    assert sum(w.code == "resource.skipped_invalid" for w in h.warnings) == 3000
+    skipped = [w for w in h.warnings if w.code == "resource.skipped_invalid"]
+    assert len(skipped) == 51  # 50 listed, the other 2,950 counted in one
+    assert any(w.message.startswith("2950 more") for w in skipped)
 
 
 def test_nesting_past_the_parser_limit_is_too_deep_not_a_syntax_error() -> None:
@@ -505,3 +507,24 @@ def test_odd_sources_raise_their_code(source: Any, code: str) -> None:
     assert info.value.code == code
     with pytest.raises(InputError):
         list(riskcalc.read_histories(source, today=TODAY))
+
+
+def test_issue_amplification_is_capped_per_code(tmp_path: Path) -> None:
+    # 2 MB of junk entries gave a million warnings on the history (50 s, 850 MB): now capped
+    n = 200_000
+    data = b'{"resourceType":"Bundle","entry":[{"resource":' + raw(patient()) + b"},"
+    data += b",".join([b"1"] * n) + b"]}"
+    h = riskcalc.read_history(data, today=TODAY)
+    skipped = [w for w in h.warnings if w.code == "resource.skipped_invalid"]
+    assert len(skipped) == 51
+    assert any(str(n - 50) in w.message for w in skipped)
+    # NDJSON: 500 garbage lines, two patients: each history lists 50 and counts the rest
+    lines = _ndjson(patient("p1")) + b"bad line\n" * 500 + _ndjson(patient("p2"))
+    (tmp_path / "Patient.ndjson").write_bytes(lines)
+    out = list(riskcalc.read_histories(tmp_path, today=TODAY))
+    assert [h.patient_id for h in out] == ["p1", "p2"]
+    for h in out:
+        assert isinstance(h, PatientHistory)
+        bad = [w for w in h.warnings if w.code == "ndjson.bad_line"]
+        assert len(bad) == 51
+        assert sum(w.source is None for w in bad) == 1
