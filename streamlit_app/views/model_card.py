@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import common
 import pandas as pd
@@ -17,13 +18,30 @@ FIGURES = {
 }
 
 
-def _scalar_metrics(metrics: dict[str, object]) -> pd.DataFrame:
-    rows = [
-        {"metric": k, "value": v}
-        for k, v in metrics.items()
-        if isinstance(v, int | float | str) and not isinstance(v, bool)
-    ]
-    return pd.DataFrame(rows, columns=["metric", "value"]).astype({"value": str})
+HEADLINE = {
+    "n": "Patients in the held-out split",
+    "events": "Events in the held-out split",
+    "auroc": "AUROC (discrimination)",
+    "brier": "Brier score",
+    "calibration_intercept_logit": "Calibration intercept (logit; 0 is ideal)",
+    "calibration_slope": "Calibration slope (1 is ideal)",
+    "ici": "Integrated calibration index",
+}
+
+
+def _headline(metrics: dict[str, Any]) -> pd.DataFrame:
+    """The card's headline metrics as they are (with the AUROC's CI where the card has it)."""
+    rows = []
+    for key, label in HEADLINE.items():
+        value = metrics.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        text = f"{value:.3g}" if isinstance(value, float) else str(value)
+        ci = metrics.get(f"{key}_ci")
+        if isinstance(ci, list) and len(ci) == 2:
+            text += f" (95% CI {ci[0]:.3g}–{ci[1]:.3g})"
+        rows.append({"metric": label, "value": text})
+    return pd.DataFrame(rows, columns=["metric", "value"])
 
 
 def main() -> None:
@@ -49,10 +67,12 @@ def main() -> None:
         ("out_of_scope_use", "Out of scope"),
         ("outcome", "Outcome"),
         ("limitations", "Limitations"),
+        ("when_to_stop_using", "When to stop using it"),
     ):
         if card.get(key):
             st.markdown(f"**{title}.** {card[key]}")
     folder = default_model_dir() / "figures"
+    st.markdown("**Calibration and decision curves** (held-out split)")
     cols = st.columns(2)
     for i, (name, caption) in enumerate(FIGURES.items()):
         path = folder / f"{name}.png"
@@ -60,8 +80,14 @@ def main() -> None:
             cols[i % 2].image(str(path), caption=caption, width="stretch")
     metrics = card.get("metrics")
     if isinstance(metrics, dict):
-        with st.expander("Metrics (held-out split)", expanded=True):
-            st.dataframe(_scalar_metrics(metrics), hide_index=True)
+        st.markdown("**Performance on the held-out split** (simulated patients)")
+        st.dataframe(_headline(metrics), hide_index=True)
+    interval = card.get("interval")
+    if isinstance(interval, dict) and interval.get("method"):
+        st.markdown(
+            f"**Uncertainty.** {round(float(interval.get('level', 0.9)) * 100)}% interval: "
+            f"{interval['method']}"
+        )
     with st.expander("Full model card (JSON)"):
         st.code(json.dumps(card, indent=1, default=str)[:200_000], language="json")
 

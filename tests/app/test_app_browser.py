@@ -25,7 +25,7 @@ import riskcalc
 from riskcalc.cli._app import streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "images"
+IMAGES = Path(os.environ.get("RISKCALC_SCREENSHOT_DIR", ROOT / "docs" / "images"))
 CHROMIUM = Path(os.environ.get("RISKCALC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",

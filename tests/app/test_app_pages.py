@@ -14,7 +14,7 @@ from app_helpers import (
 )
 
 import riskcalc
-from riskcalc.model import load_model
+from riskcalc.model import default_model_dir, load_model
 
 
 def test_cohort_page_without_or_with_model(fixtures: Path) -> None:
@@ -79,5 +79,10 @@ def test_model_card_page() -> None:
     assert riskcalc.RESEARCH_USE_STATEMENT in at.warning[0].value
     if MODEL:
         assert load_model().info.version in _texts(at)
+        (metrics,) = [d.value for d in at.dataframe if "metric" in d.value.columns]
+        assert any(metrics["metric"].str.startswith("AUROC"))
+        figures = default_model_dir() / "figures"
+        expected = [f for f in ("calibration.png", "decision_curve.png") if (figures / f).is_file()]
+        assert len(at.get("image")) >= len(expected)
     else:
         assert any("model.not_found" in e.value for e in at.error)
