@@ -47,8 +47,8 @@ PERSON = (
 #: layered charts with bottom legends.
 TIMELINE_PX = 310
 TRAJECTORY_PX = 300
-ICONS_PX = 330
-CURVE_PX = 330
+ICONS_PX = 360
+CURVE_PX = 360
 
 
 def rows_px(n: int) -> int:
@@ -222,7 +222,8 @@ def icon_array_chart(counts: IconCounts) -> alt.Chart:
                 legend=alt.Legend(
                     title=None,
                     orient="bottom",
-                    columns=2,
+                    columns=1,
+                    labelLimit=400,
                     labelExpr=(
                         "{'certain': 'relapse even at the low end', 'likely': "
                         "'relapse at the best estimate', 'possible': 'relapse only at the "
@@ -232,7 +233,7 @@ def icon_array_chart(counts: IconCounts) -> alt.Chart:
             ),
             tooltip=[alt.Tooltip("meaning:N", title="This person")],
         )
-        .properties(height=260)
+        .properties(height=250)
         .configure_view(strokeWidth=0)
     )
 
@@ -253,7 +254,9 @@ def risk_curve_chart(curve: pd.DataFrame, horizon_months: int) -> alt.LayerChart
             x=x,
             y=alt.Y("low:Q", title="Risk (%)"),
             y2="high:Q",
-            color=alt.Color("series:N", scale=SERIES_COLOURS, title=None),
+            color=alt.Color(
+                "series:N", scale=SERIES_COLOURS, title=None, legend=alt.Legend(orient="bottom")
+            ),
         )
     )
     line = (

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from riskcalc.errors import ConfigError
 from riskcalc.history import InfectionEpisode, Pathogen, PatientHistory, Severity
+from riskcalc.report._views import PATHOGEN_LABELS
 
 #: Days from a hypothetical infection's onset to the date it is assessed at: long enough for the
 #: acute IL-6 pulse to have passed (about two weeks, longer in severe COVID-19; evidence.md) and
@@ -183,7 +184,7 @@ def describe_what_if(history: PatientHistory, what_if: WhatIf) -> list[str]:
 
     def name(i: int) -> str:
         e = history.infections[i]
-        return f"{e.pathogen.value} of {e.onset.isoformat()} ({e.severity.value})"
+        return f"{PATHOGEN_LABELS[e.pathogen.value]} of {e.onset.isoformat()} ({e.severity.value})"
 
     lines = [f"Without the {name(i)}" for i in sorted(what_if.disabled_episodes)]
     lines += [
@@ -199,7 +200,8 @@ def describe_what_if(history: PatientHistory, what_if: WhatIf) -> list[str]:
     infection = what_if.hypothetical_infection
     if infection is not None:
         text = (
-            f"A hypothetical {infection.severity.value} {infection.pathogen.value} infection "
+            f"A hypothetical {infection.severity.value} {PATHOGEN_LABELS[infection.pathogen.value]} "
+            "infection "
             f"starting {infection.onset.isoformat()}"
         )
         if infection.il6_blockade:

@@ -233,11 +233,13 @@ def _risk_section(
                 st.warning(f"Hypothetical: no estimate ({hypo_report.not_applicable_reason})")
             else:
                 h = hypo_report.risk
+                delta_pp = (h.probability - risk.probability) * 100
+                changed = abs(delta_pp) >= 0.05
                 st.metric(
                     "Hypothetical (what-if)",
                     percent(h.probability),
-                    delta=f"{(h.probability - risk.probability) * 100:+.1f} percentage points",
-                    delta_color="inverse",
+                    delta=f"{delta_pp:+.1f} percentage points" if changed else "no change",
+                    delta_color="inverse" if changed else "off",
                 )
                 st.caption(f"{level}% interval {interval_text(h.interval_low, h.interval_high)}")
         counts = icon_counts(

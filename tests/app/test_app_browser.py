@@ -174,8 +174,15 @@ def test_upload_renders_risk_timeline_and_statement(
 
     # a what-if: the COVID-19 episode switched off is labelled hypothetical at once
     page.get_by_text("Happened").first.click()
-    page.get_by_text("Hypothetical (what-if)").first.wait_for(timeout=WAIT_MS)
-    time.sleep(1.5)
+    page.locator('[data-testid="stAlert"]', has_text="Hypothetical (what-if)").wait_for(
+        timeout=WAIT_MS
+    )
+    if model:
+        page.locator('[data-testid="stMetric"]', has_text="Hypothetical (what-if)").wait_for(
+            timeout=WAIT_MS
+        )
+    page.get_by_text("Assessing…").wait_for(state="detached", timeout=WAIT_MS)
+    time.sleep(2)
     page.locator('[data-testid="stMain"]').evaluate("el => el.scrollTo(0, 0)")
     page.screenshot(path=str(IMAGES / "app-whatif.png"))
     page.close()

@@ -30,13 +30,13 @@ def test_what_if_controls_are_labelled_hypothetical_and_change_the_score() -> No
     _key_endswith(at.sidebar.checkbox, ":add").check()
     _run(at)
     text = _texts(at)
-    assert "A hypothetical mild covid19 infection" in text
+    assert "A hypothetical mild COVID-19 infection" in text
     assert "days after the hypothetical infection" in text
     _key_endswith(at.sidebar.selectbox, ":add_pathogen").set_value("influenza")
     _key_endswith(at.sidebar.selectbox, ":add_severity").set_value("hospitalised")
     _key_endswith(at.sidebar.checkbox, ":add_blockade").check()
     _run(at)
-    assert "hospitalised influenza infection" in _texts(at)
+    assert "hospitalised Influenza infection" in _texts(at)
     rows, trajectory = _timeline_data(at)
     assert set(trajectory["series"]) == {"Recorded", "Hypothetical (what-if)"}
     assert rows["hypothetical"].sum() == 1  # the added episode, drawn as such
