@@ -131,7 +131,10 @@ def recalibrate(
     """Recalibrate a fitted model on a local cohort (``FrozenEstimator``: the model is not refit)."""
     keep = weight > 0
     new = CalibratedClassifierCV(FrozenEstimator(model), method=method)
-    new.fit(features.loc[keep], np.asarray(label)[keep], sample_weight=np.asarray(weight)[keep])
+    with warnings.catch_warnings():
+        # the frozen model is not refit, so that the weights serve only the calibrator is intended
+        warnings.filterwarnings("ignore", message="Since FrozenEstimator does not appear")
+        new.fit(features.loc[keep], np.asarray(label)[keep], sample_weight=np.asarray(weight)[keep])
     return new
 
 
