@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -19,6 +20,7 @@ from riskcalc.report._views import (
     interval_text,
     out_of_100_text,
     percent,
+    score_cohort_table,
     timeline_rows,
 )
 from riskcalc.report._whatif import HypotheticalInfection, WhatIf, apply_what_if
@@ -97,3 +99,44 @@ def test_hypothetical_episode_is_flagged_on_the_timeline() -> None:
     assert "hypothetical" in rows[1].detail
     # the hypothetical episode is not a record: the basis is unchanged
     assert {b.reference for b in basis_rows(shown)} == set(history.basis)
+
+
+def _default_model() -> object:
+    from riskcalc.model import load_model
+
+    try:
+        return load_model()
+    except riskcalc.RiskCalcError:
+        pytest.skip("no default model in models/default yet")
+
+
+def test_score_cohort_table_accounts_for_every_patient(fixtures: Path) -> None:
+    from riskcalc.report import SCORE_COLUMNS, score_cohort
+
+    model = _default_model()
+    source = fixtures / "mcode"
+    progress: list[tuple[int, int]] = []
+    table = score_cohort_table(
+        source,
+        as_of=AS_OF,
+        model=model,
+        on_progress=lambda d, t: progress.append((d, t)),
+        chunk_patients=2,
+    )
+    rec = table.reconciliation
+    assert rec.balanced
+    assert rec.read == len(table.scores) + len(table.errors)
+    assert list(table.scores.columns) == list(SCORE_COLUMNS)
+    assert progress[0][0] == 0 and progress[-1] == (rec.read, rec.read)
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+    # the same rows as the CLI's streaming scorer
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "scores.csv"
+        cli = score_cohort(source, out, as_of=AS_OF, model=model)  # type: ignore[arg-type]
+        assert (cli.read, cli.scored, cli.failed) == (rec.read, rec.scored, rec.failed)
+        import pandas as pd
+
+        streamed = pd.read_csv(out)
+    assert sorted(streamed["patient_id"]) == sorted(table.scores["patient_id"])
