@@ -126,24 +126,27 @@ def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> Wha
             for i, e in enumerate(history.infections):
                 name = PATHOGEN_LABELS[e.pathogen.value]
                 st.markdown(f"**{name}**, {e.onset.isoformat()}")
-                include = st.checkbox("Happened", value=True, key=f"{pkey}:on:{i}")
+                left, right = st.columns(2)
+                include = left.checkbox("Happened", value=True, key=f"{pkey}:on:{i}")
                 if not include:
                     disabled.add(i)
+                block = right.checkbox(
+                    "IL-6 blockade",
+                    value=e.il6_blockade,
+                    key=f"{pkey}:blk:{i}",
+                    disabled=not include or e.il6_blockade,
+                    help="As if IL-6 blockade had covered this episode (mouse-model evidence only)",
+                )
                 severity = st.selectbox(
                     "Severity",
                     SEVERITIES,
                     index=SEVERITIES.index(e.severity.value),
                     key=f"{pkey}:sev:{i}",
                     disabled=not include,
+                    label_visibility="collapsed",
                 )
                 if severity != e.severity.value:
                     overrides[i] = Severity(severity)
-                block = st.checkbox(
-                    "Covered by IL-6 blockade",
-                    value=e.il6_blockade,
-                    key=f"{pkey}:blk:{i}",
-                    disabled=not include or e.il6_blockade,
-                )
                 if block and not e.il6_blockade:
                     blockade.add(i)
     else:
