@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training cohort: {len(cohort)} rows, excluded {dict(cohort.excluded)}", flush=True)
     trained_on = (
         f"Simulated data only: {args.n_train} synthetic cancer survivors from riskcalc.cohort "
-        f"(seed {TRAIN_SEED}), {len(cohort)} in remission at their index dates. No real patients."
+        f"(seed {TRAIN_SEED}), {len(cohort)} patient-index-date rows in remission. No real patients."
     )
     model, _ = train_model(
         cohort,
