@@ -85,7 +85,10 @@ def _model_available() -> bool:
     return True
 
 
-@pytest.mark.parametrize("mode", ["history", "assess"])
+@pytest.mark.parametrize(
+    "mode",
+    ["history", pytest.param("assess", marks=pytest.mark.slow)],  # two model loads: ~1 min
+)
 def test_same_bytes_across_processes_and_hash_seeds(
     tmp_path: Path, fixtures: Path, mode: str
 ) -> None:
