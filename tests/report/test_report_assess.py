@@ -1,0 +1,118 @@
+"""assess() on real FHIR records: numbers where the model applies, reasons where it does not."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.riskassessment import RiskAssessment
+
+import riskcalc
+from riskcalc.report import ReportStatus, assess_histories, counterfactual_histories, risk_curve
+
+COLON_COVID = "synthea-blaze/ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7.json.bz2"
+BREAST_NO_INFECTION = "synthea-blaze/dd92a3e7-d1db-c15a-f8fe-e3847b7f07b1.json.bz2"
+
+
+def _find(fixtures: Path, pattern: str) -> Path:
+    folder, prefix = pattern.split("/")
+    return next((fixtures / folder).glob(prefix.split("-")[0] + "*"))
+
+
+def test_colon_cancer_survivor_with_covid(fixtures: Path, default_model: Any) -> None:
+    path = _find(fixtures, COLON_COVID)
+    report = riskcalc.assess(path, as_of=dt.date(2021, 1, 1), model=default_model)
+    assert report.status is ReportStatus.OK
+    assert report.risk is not None and report.awakening is not None
+    risk = report.risk
+    assert 0 < risk.interval_low <= risk.probability <= risk.interval_high < 1
+    assert risk.horizon_months == default_model.default_horizon_months
+    (episode,) = report.awakening.contributions
+    assert episode.pathogen.value == "covid19" and episode.onset == dt.date(2020, 3, 8)
+    assert report.awakening.score > report.awakening.background
+    assert report.awakening.hazard_multiplier > 1
+    names = {c.name for c in report.counterfactuals}
+    assert {"no_infections", "latest_prevented", "latest_blockade"} <= names
+    assert all(c.hypothetical for c in report.counterfactuals)
+    assert any(ref.startswith("Condition/") for ref in report.basis)
+    assert report.model.trained_on_simulated_data
+    assert report.research_use_statement == riskcalc.RESEARCH_USE_STATEMENT
+    RiskAssessment.model_validate(report.to_fhir())
+
+
+def test_no_infection_means_no_counterfactuals(fixtures: Path, default_model: Any) -> None:
+    report = riskcalc.assess(
+        _find(fixtures, BREAST_NO_INFECTION), as_of=dt.date(2020, 1, 1), model=default_model
+    )
+    if report.status is ReportStatus.OK:
+        assert report.counterfactuals == ()
+        assert report.awakening is not None and report.awakening.contributions == ()
+        assert report.awakening.score == pytest.approx(report.awakening.background)
+    else:
+        assert report.not_applicable_reason
+
+
+def test_not_applicable_without_cancer(fixtures: Path, default_model: Any) -> None:
+    covid_child = next((fixtures / "nimbus" / "synthea-covid").glob("Bibi254*"))
+    report = riskcalc.assess(covid_child, as_of=dt.date(2021, 1, 1), model=default_model)
+    assert report.status is ReportStatus.NOT_APPLICABLE
+    assert report.risk is None
+    assert "no cancer" in (report.not_applicable_reason or "")
+    resource = report.to_fhir()
+    assert "prediction" not in resource
+
+
+def test_not_applicable_before_remission(fixtures: Path, default_model: Any) -> None:
+    report = riskcalc.assess(
+        _find(fixtures, COLON_COVID), as_of=dt.date(2014, 1, 1), model=default_model
+    )
+    assert report.status is ReportStatus.NOT_APPLICABLE
+    assert "not in remission" in (report.not_applicable_reason or "")
+
+
+def test_counterfactual_no_infections_equals_history_without_them(
+    fixtures: Path, default_model: Any
+) -> None:
+    history = riskcalc.read_history(_find(fixtures, COLON_COVID))
+    as_of = dt.date(2021, 1, 1)
+    report = riskcalc.assess(history, as_of=as_of, model=default_model)
+    no_inf = history.model_copy(update={"infections": ()})
+    direct = riskcalc.assess(no_inf, as_of=as_of, model=default_model)
+    cf = next(c for c in report.counterfactuals if c.name == "no_infections")
+    assert direct.risk is not None
+    assert cf.probability == direct.risk.probability
+    assert set(counterfactual_histories(no_inf, as_of)) == set()
+
+
+def test_batch_equals_single(fixtures: Path, default_model: Any) -> None:
+    paths = sorted((fixtures / "synthea-blaze").glob("*.json.bz2"))[2:8]
+    histories = [riskcalc.read_history(p) for p in paths]
+    as_of = dt.date(2022, 6, 1)
+    batch = assess_histories(histories, as_of=as_of, model=default_model)
+    for history, report in zip(histories, batch, strict=True):
+        single = riskcalc.assess(history, as_of=as_of, model=default_model)
+        assert single.model_dump() == report.model_dump()
+
+
+def test_risk_curve_is_monotone_in_horizon(fixtures: Path, default_model: Any) -> None:
+    history = riskcalc.read_history(_find(fixtures, COLON_COVID))
+    curve = risk_curve(history, as_of=dt.date(2021, 1, 1), model=default_model)
+    assert [h for h, *_ in curve] == list(default_model.horizons_months)
+    for _, p, low, high in curve:
+        assert low <= p <= high
+    probabilities = [p for _, p, *_ in curve]
+    assert probabilities == sorted(probabilities)  # cumulative risk cannot fall with time
+
+
+def test_bad_as_of_is_a_config_error(fixtures: Path, default_model: Any) -> None:
+    with pytest.raises(riskcalc.ConfigError):
+        riskcalc.assess(_find(fixtures, COLON_COVID), as_of="yesterday", model=default_model)
+    with pytest.raises(riskcalc.ConfigError):
+        riskcalc.assess(
+            _find(fixtures, COLON_COVID),
+            as_of=dt.date(2021, 1, 1),
+            horizon_months=7,
+            model=default_model,
+        )
