@@ -31,7 +31,11 @@ def banner() -> None:
     model, error = model_or_error()
     if model is not None:
         info = model.info
-        simulated = " (simulated data)" if info.trained_on_simulated_data else ""
+        simulated = (
+            " (simulated data)"
+            if info.trained_on_simulated_data and "simulated" not in info.trained_on.lower()
+            else ""
+        )
         line = (
             f"Risk model **{info.model_id} {info.version}**, trained on {info.trained_on}"
             f"{simulated} · riskcalc {riskcalc.__version__}"

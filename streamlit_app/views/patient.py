@@ -126,18 +126,11 @@ def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> Wha
             for i, e in enumerate(history.infections):
                 name = PATHOGEN_LABELS[e.pathogen.value]
                 st.markdown(f"**{name}**, {e.onset.isoformat()}")
-                left, right = st.columns(2)
+                left, right = st.columns([1, 1.5])
                 include = left.checkbox("Happened", value=True, key=f"{pkey}:on:{i}")
                 if not include:
                     disabled.add(i)
-                block = right.checkbox(
-                    "IL-6 blockade",
-                    value=e.il6_blockade,
-                    key=f"{pkey}:blk:{i}",
-                    disabled=not include or e.il6_blockade,
-                    help="As if IL-6 blockade had covered this episode (mouse-model evidence only)",
-                )
-                severity = st.selectbox(
+                severity = right.selectbox(
                     "Severity",
                     SEVERITIES,
                     index=SEVERITIES.index(e.severity.value),
@@ -147,6 +140,13 @@ def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> Wha
                 )
                 if severity != e.severity.value:
                     overrides[i] = Severity(severity)
+                block = st.checkbox(
+                    "Covered by IL-6 blockade",
+                    value=e.il6_blockade,
+                    key=f"{pkey}:blk:{i}",
+                    disabled=not include or e.il6_blockade,
+                    help="As if IL-6 blockade had covered this episode (mouse-model evidence only)",
+                )
                 if block and not e.il6_blockade:
                     blockade.add(i)
     else:
