@@ -126,11 +126,10 @@ def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> Wha
             for i, e in enumerate(history.infections):
                 name = PATHOGEN_LABELS[e.pathogen.value]
                 st.markdown(f"**{name}**, {e.onset.isoformat()}")
-                left, right = st.columns([1, 1.5])
-                include = left.checkbox("Happened", value=True, key=f"{pkey}:on:{i}")
+                include = st.checkbox("Happened", value=True, key=f"{pkey}:on:{i}")
                 if not include:
                     disabled.add(i)
-                severity = right.selectbox(
+                severity = st.selectbox(
                     "Severity",
                     SEVERITIES,
                     index=SEVERITIES.index(e.severity.value),
