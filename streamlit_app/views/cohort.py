@@ -105,7 +105,10 @@ def main() -> None:
         index=horizons.index(model.default_horizon_months),
         key="cohort_horizon",
     )
-    if st.button("Score the cohort", type="primary", disabled=source is None, key="cohort_run"):
+    clicked = st.button(
+        "Score the cohort", type="primary", disabled=source is None, key="cohort_run"
+    )
+    if clicked and source is not None:
         bar = st.progress(0.0, text="Reading the cohort…")
 
         def progress(done: int, total: int) -> None:

@@ -429,9 +429,9 @@ def _tabs(
             },
         )
     with tabs[6]:
-        rows = [r for r in awakening.sensitivity(history, as_of=as_of) if r.swing > 0]
-        if rows:
-            frame = pd.DataFrame([asdict(r) for r in rows])
+        swings = [r for r in awakening.sensitivity(history, as_of=as_of) if r.swing > 0]
+        if swings:
+            frame = pd.DataFrame([asdict(r) for r in swings])
             frame["score_min"] = frame[["score_low", "score_high"]].min(axis=1)
             frame["score_max"] = frame[["score_low", "score_high"]].max(axis=1)
             st.markdown(
@@ -440,7 +440,7 @@ def _tabs(
                 "parameters that do not move it are left out)."
             )
             st.altair_chart(
-                charts.tornado_chart(frame, rows[0].baseline_score),
+                charts.tornado_chart(frame, swings[0].baseline_score),
                 width="stretch",
                 height=charts.rows_px(len(frame)),
             )
