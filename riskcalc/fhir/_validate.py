@@ -3,19 +3,44 @@
 The one place riskcalc imports fhir.resources for reading. Only resources already selected by
 type and code are validated (DESIGN.md §10): validating a whole Synthea bundle costs 20–25 times
 parsing it.
+
+Validation is memoised by *shape* (docs/performance.md). Resources of one kind differ mostly
+in a few primitive values (ids, references, dates), while fhir.resources' cost (~100–300 µs a
+resource) lies in building the nested models. So a resource's key is its JSON with those values
+blanked, each blanked value having first passed fhir.resources' own validator of that field's
+type (``Id``, ``String``, ``DateTime``, ``Date``, ``Instant``); a value that fails is kept in the
+key, so the full validation then reports it. Everything fhir.resources checks beyond one value
+(required elements, choice types, unknown elements, nulls in lists) depends on the structure and
+the values kept, which the key holds exactly; FHIRPath invariants are not checked by
+fhir.resources at all (stack-notes). So two resources with the same key get the same verdict,
+and the first one of each key is validated whole by fhir.resources.
 """
 
 from __future__ import annotations
 
 import functools
+import typing
 from typing import Any
 
+import orjson
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.resource import Resource
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 _ABSTRACT = frozenset({Resource, DomainResource})
+#: fhir_core markers of the primitive types whose values are validated alone and blanked.
+_LEAF_MARKERS = frozenset({"Id", "String", "DateTime", "Date", "Instant"})
+#: Verdicts kept (key -> error text or None); the memo is cleared when it grows past this.
+MEMO_SIZE = 16_384
+_memo: dict[tuple[bytes, tuple[tuple[str, ...], ...]], str | None] = {}
+#: orjson refuses (instead of converting) datetimes, dataclasses and subclasses of str/int/dict:
+#: a resource that is not plain JSON data is validated whole, never memoised.
+_DUMPS_OPTS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -32,12 +57,18 @@ def is_known_type(name: str) -> bool:
     return isinstance(model, type) and issubclass(model, Resource) and model not in _ABSTRACT
 
 
-def validation_error(resource: dict[str, Any]) -> str | None:
-    """Why a resource fails FHIR R4 (R4B model) validation, or None if it passes."""
-    rtype = resource.get("resourceType")
+@functools.lru_cache(maxsize=1024)
+def _model(name: str) -> Any:
     try:
-        model = get_fhir_model_class(str(rtype))
+        return get_fhir_model_class(name)
     except (KeyError, ValueError, AttributeError, ImportError):
+        return None
+
+
+def _full_validation(resource: dict[str, Any]) -> str | None:
+    rtype = resource.get("resourceType")
+    model = _model(str(rtype))
+    if model is None:
         return f"unknown resource type {rtype!r}"
     try:
         model.model_validate(resource)
@@ -51,3 +82,144 @@ def validation_error(resource: dict[str, Any]) -> str | None:
     except (ValueError, TypeError) as exc:
         return str(exc)
     return None
+
+
+# --- the shape key ------------------------------------------------------------------------------
+
+
+def _leaf_marker(annotation: Any) -> str | None:
+    """The fhir_core primitive marker (``Id``, ``DateTime`` …) of a field type, if a blankable one."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        for meta in getattr(arg, "__metadata__", ()):
+            if type(meta).__name__ in _LEAF_MARKERS:
+                return type(meta).__name__
+    return None
+
+
+def _complex_model(annotation: Any, *, many: bool) -> Any:
+    """The model class of a complex field type: a single one (``many=False``) or the item of a
+    list (``many=True``); None otherwise, and for resources (``contained``), which fhir.resources
+    looks up by their own ``resourceType``."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if many:
+            if typing.get_origin(arg) is not list:
+                continue
+            arg = typing.get_args(arg)[0]
+        elif typing.get_origin(arg) is not None:
+            continue
+        getter = getattr(arg, "get_model_klass", None)
+        if getter is not None:
+            model = getter()
+            return None if issubclass(model, Resource) else model
+    return None
+
+
+def _fields_by_key(model: Any) -> dict[str, Any]:
+    """Field infos of a model by JSON key (alias) and by name (the models populate by name)."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        out.setdefault(name, info)
+        if info.alias:
+            out[info.alias] = info
+    return out
+
+
+@functools.cache
+def _fields(model: Any) -> dict[str, Any]:
+    return _fields_by_key(model)
+
+
+@functools.lru_cache(maxsize=4096)
+def _leaf_adapter(model: Any, key: str) -> TypeAdapter[Any] | None:
+    """The validator of a model's blankable primitive field at JSON key ``key``, else None."""
+    info = _fields(model).get(key)
+    if info is None or _leaf_marker(info.annotation) is None:
+        return None
+    return TypeAdapter(info.annotation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sub_model(model: Any, key: str, many: bool) -> Any:
+    """The model of a model's complex field at JSON key ``key`` (its item's when ``many``)."""
+    info = _fields(model).get(key)
+    return None if info is None else _complex_model(info.annotation, many=many)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _leaf_ok(adapter: TypeAdapter[Any], value: str) -> bool:
+    try:
+        adapter.validate_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _blank(
+    value: dict[str, Any], model: Any, path: tuple[str, ...], blanked: list[tuple[str, ...]]
+) -> dict[str, Any]:
+    """A copy of ``value`` (an instance of ``model``) with its valid primitive values blanked
+    (None), at any depth of complex elements; the paths blanked appended to ``blanked``."""
+    out = dict(value)
+    for key, v in value.items():
+        kind = type(v)
+        if kind is str:
+            adapter = _leaf_adapter(model, key)
+            if adapter is not None and _leaf_ok(adapter, v):
+                out[key] = None
+                blanked.append((*path, key))
+        elif kind is dict:
+            sub = _sub_model(model, key, False)
+            if sub is not None:
+                out[key] = _blank(v, sub, (*path, key), blanked)
+        elif kind is list:
+            sub = _sub_model(model, key, True)
+            if sub is not None:
+                out[key] = [
+                    _blank(x, sub, (*path, key, str(i)), blanked) if type(x) is dict else x
+                    for i, x in enumerate(v)
+                ]
+    return out
+
+
+def shape_key(resource: dict[str, Any]) -> tuple[bytes, tuple[tuple[str, ...], ...]] | None:
+    """The memo key of a resource: its JSON with valid primitive values blanked, and the paths
+    blanked; None when the resource is not plain JSON data (then it is validated whole)."""
+    model = _model(str(resource.get("resourceType")))
+    if model is None:
+        return None
+    blanked: list[tuple[str, ...]] = []
+    try:
+        canonical = _blank(resource, model, (), blanked)
+        data = orjson.dumps(canonical, option=_DUMPS_OPTS)
+    except (TypeError, orjson.JSONEncodeError, RecursionError):
+        return None
+    # orjson writes a tuple, a UUID or an Enum as the list or string they stand for: only data
+    # that reads back equal is plain JSON, for which the bytes are the content.
+    if orjson.loads(data) != canonical:
+        return None
+    return data, tuple(blanked)
+
+
+def validation_error(resource: dict[str, Any]) -> str | None:
+    """Why a resource fails FHIR R4 (R4B model) validation, or None if it passes.
+
+    The verdict is fhir.resources' own: the first resource of each shape (see the module
+    docstring) is validated whole and the verdict reused for the same shape.
+    """
+    key = shape_key(resource)
+    if key is None:
+        return _full_validation(resource)
+    try:
+        return _memo[key]
+    except KeyError:
+        pass
+    verdict = _full_validation(resource)
+    if len(_memo) >= MEMO_SIZE:
+        _memo.clear()
+    _memo[key] = verdict
+    return verdict
+
+
+def validation_error_uncached(resource: dict[str, Any]) -> str | None:
+    """The same verdict as :func:`validation_error`, always by validating the whole resource."""
+    return _full_validation(resource)
