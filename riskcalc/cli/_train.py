@@ -49,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if args.horizon_months not in horizons:
         horizons = (*horizons, args.horizon_months)
     cohort = read_cohort(args.cohort, seed=args.seed)
+    n_patients = len(set(cohort.patient_ids.tolist()))
     trained_on = (
-        f"{'simulated' if args.simulated else 'user-supplied'} cohort {args.cohort.name} "
-        f"({len(cohort)} patients at index dates)"
+        f"{'Simulated' if args.simulated else 'User-supplied'} cohort read from "
+        f"'{args.cohort}': {n_patients} patients in remission at their index dates "
+        f"({len(cohort)} patient-index-date rows)"
     )
     _, report = train_model(
         cohort,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 
@@ -85,17 +86,25 @@ class RiskModel:
             Table with every column of the feature schema (extra columns are ignored).
         horizon_months
             One of :attr:`horizons_months`; default :attr:`default_horizon_months`.
+
+        Notes
+        -----
+        The probability and both bounds are running maxima over the model's horizons up to
+        ``horizon_months`` (risk is cumulative, so it cannot fall with a longer horizon).
         """
         horizon = self._horizon(horizon_months)
         x = select_features(features, FEATURE_NAMES)
-        clf = self.models[horizon]
-        prob, sd = logit_spread(member_probabilities(clf, x))
-        inner = _recalibrated_inner(clf)
-        if inner is not None:  # recalibrated: the spread comes from the original's members
-            _, sd = logit_spread(member_probabilities(inner, x))
-        low, high = interval(
-            prob, sd, scale=self.interval_scale.get(horizon, 1.0), level=self.interval_level
-        )
+        # Risk within a longer horizon can never be lower than within a shorter one: each horizon
+        # has its own classifier, so the reported probability (and each interval bound) is the
+        # running maximum over the model's horizons up to the one asked for.
+        prob = low = high = np.zeros(len(x))
+        for h in (h for h in self.horizons_months if h <= horizon):
+            p_h, low_h, high_h = self._predict_one(x, h)
+            prob, low, high = (
+                np.maximum(prob, p_h),
+                np.maximum(low, low_h),
+                np.maximum(high, high_h),
+            )
         return Prediction(
             probability=prob,
             low=low,
@@ -104,6 +113,20 @@ class RiskModel:
             method=INTERVAL_METHOD,
             horizon_months=horizon,
         )
+
+    def _predict_one(
+        self, x: pd.DataFrame, horizon: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """One horizon's own classifier: probability and interval, no monotonicity across horizons."""
+        clf = self.models[horizon]
+        prob, sd = logit_spread(member_probabilities(clf, x))
+        inner = _recalibrated_inner(clf)
+        if inner is not None:  # recalibrated: the spread comes from the original's members
+            _, sd = logit_spread(member_probabilities(inner, x))
+        low, high = interval(
+            prob, sd, scale=self.interval_scale.get(horizon, 1.0), level=self.interval_level
+        )
+        return prob, low, high
 
     def predict_comparison(self, features: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Probabilities of the model without infection features (default horizon)."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sklearn.model_selection import GroupShuffleSplit
 
 from riskcalc._meta import __version__
@@ -33,12 +34,24 @@ DEFAULT_HORIZON_MONTHS = 24
 #: the default model on simulated data with known risks (docs/researchers/model.md).
 DEFAULT_INTERVAL_SCALE = 1.0
 
-INDEX_DATE_POLICY = (
-    "one index date per patient, drawn uniformly (seeded by seed and patient id) between the "
-    f"at-risk start + {MIN_MONTHS_AFTER_AT_RISK_START:g} months and the cohort's data cut-off "
-    "(latest last contact); patients not in remission, dead or out of follow-up at that date "
-    "are excluded and counted"
-)
+
+def index_date_policy(index_dates_per_patient: int = 1) -> str:
+    """The index-date policy in words, for the training description and the model card."""
+    count = (
+        "one index date per patient"
+        if index_dates_per_patient == 1
+        else f"{index_dates_per_patient} index dates per patient (independent draws; folds and "
+        "the held-out split grouped by patient)"
+    )
+    return (
+        f"{count}, drawn uniformly (seeded by seed and patient id) between the at-risk start + "
+        f"{MIN_MONTHS_AFTER_AT_RISK_START:g} months and the cohort's data cut-off (latest last "
+        "contact); patients not in remission, dead or out of follow-up at a date are excluded "
+        "for that date and counted"
+    )
+
+
+INDEX_DATE_POLICY = index_date_policy(1)
 
 
 def holdout_split(
@@ -65,13 +78,14 @@ def train_model(
     n_boot: int = 200,
     out_dir: str | Path | None = None,
     training_extra: dict[str, Any] | None = None,
+    index_dates_per_patient: int = 1,
 ) -> tuple[RiskModel, EvaluationReport]:
     """Train the model on a labelled cohort and (optionally) write the artifact folder.
 
     A patient-grouped ``test_fraction`` is held out; the model is fitted on the rest and the
     evaluation report computed on the held-out split. The interval scale is fitted on the
-    held-out split when the cohort has known true risks, else ``interval_scale`` (default
-    :data:`DEFAULT_INTERVAL_SCALE`).
+    held-out split when the cohort has known true risks (rows with NaN true risk are skipped),
+    else ``interval_scale`` (default :data:`DEFAULT_INTERVAL_SCALE`).
     """
     horizons = tuple(sorted(set(int(h) for h in horizons_months)))
     if default_horizon_months not in horizons:
@@ -88,7 +102,7 @@ def train_model(
         models[h] = fit_calibrated(
             train.features, labels.label, labels.weight, seed=seed, groups=groups
         )
-        if h in test.true_risk:
+        if h in test.true_risk and np.isfinite(test.true_risk[h]).any():
             prob, sd = logit_spread(member_probabilities(models[h], test.features))
             scales[h] = fit_interval_scale(prob, sd, test.true_risk[h])
         else:
@@ -111,10 +125,11 @@ def train_model(
         "description": trained_on,
         "simulated": simulated,
         "n_rows": len(cohort),
+        "n_patients": len(set(cohort.patient_ids.tolist())),
         "n_train": len(train),
         "n_test": len(test),
         "excluded": dict(cohort.excluded),
-        "index_date_policy": INDEX_DATE_POLICY,
+        "index_date_policy": index_date_policy(index_dates_per_patient),
         "index_date_range": [
             min(cohort.index_dates).isoformat(),
             max(cohort.index_dates).isoformat(),
