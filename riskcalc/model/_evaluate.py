@@ -162,8 +162,12 @@ def evaluate(
     }
     if horizon in cohort.true_risk:
         truth = cohort.true_risk[horizon]
+        ok = np.isfinite(truth)
         metrics["interval"]["coverage_of_true_risk"] = coverage(pred.low, pred.high, truth)
-        metrics["mean_abs_error_vs_true_risk"] = float(np.mean(np.abs(pred.probability - truth)))
+        metrics["interval"]["n_with_true_risk"] = int(ok.sum())
+        metrics["mean_abs_error_vs_true_risk"] = (
+            float(np.mean(np.abs(pred.probability[ok] - truth[ok]))) if ok.any() else float("nan")
+        )
     curve = _curve_with_ci(y, p, w, rows_all, n_boot, seed)
     metrics["calibration_curve"] = curve
     figures: dict[str, Path] = {}
