@@ -46,7 +46,7 @@ model: $(STAMP)
 	$(BIN)/python -m riskcalc.model.build_default
 
 fuzz: $(STAMP)
-	RISKCALC_FUZZ_EXAMPLES=$${RISKCALC_FUZZ_EXAMPLES:-200000} $(BIN)/pytest -m fuzz tests/test_fuzz.py -p no:randomly
+	RISKCALC_FUZZ_EXAMPLES=$${RISKCALC_FUZZ_EXAMPLES:-4000} $(BIN)/pytest -m fuzz tests/test_fuzz.py -p no:randomly
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -153,7 +153,8 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "Report the value in a supported unit (IL-6: pg/mL or ng/L).",
     ),
     "input.value_invalid": CodeInfo(
-        "A measured value is negative, not a number or infinite.", "Correct the value at its source."
+        "A measured value is negative, not a number or infinite.",
+        "Correct the value at its source.",
     ),
     # model
     "model.not_found": CodeInfo(

@@ -13,7 +13,7 @@ from dataclasses import asdict
 import altair as alt
 import pandas as pd
 
-from riskcalc.report._views import LANES, IconCounts, TimelineRow, icon_grid
+from riskcalc.report.views import LANES, IconCounts, TimelineRow, icon_grid
 
 PATHOGEN_COLOURS = {
     "COVID-19": "#e45756",

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from riskcalc.errors import ConfigError
 from riskcalc.history import InfectionEpisode, Pathogen, PatientHistory, Severity
-from riskcalc.report._views import PATHOGEN_LABELS
+from riskcalc.report.views import PATHOGEN_LABELS
 
 #: Days from a hypothetical infection's onset to the date it is assessed at: long enough for the
 #: acute IL-6 pulse to have passed (about two weeks, longer in severe COVID-19; evidence.md) and

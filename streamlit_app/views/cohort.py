@@ -10,7 +10,7 @@ import common
 import streamlit as st
 
 from riskcalc import InputError, RiskCalcError
-from riskcalc.report._views import CohortTable, score_cohort_table
+from riskcalc.report.views import CohortTable, score_cohort_table
 
 UPLOAD = "Upload a file"
 SERVER = "A path on the server"

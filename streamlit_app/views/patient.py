@@ -15,8 +15,19 @@ from riskcalc import InputError, PatientHistory, RiskCalcError, awakening
 from riskcalc.demo import demo_bundle, list_demo_patients
 from riskcalc.history import Pathogen, Severity
 from riskcalc.model import RiskModel
-from riskcalc.report import ReportStatus, RiskReport, assess_histories, risk_curve
-from riskcalc.report._views import (
+from riskcalc.report import (
+    HYPOTHETICAL_ASSESSMENT_LAG_DAYS,
+    HypotheticalInfection,
+    ReportStatus,
+    RiskReport,
+    WhatIf,
+    apply_what_if,
+    assess_histories,
+    describe_what_if,
+    risk_curve,
+    what_if_as_of,
+)
+from riskcalc.report.views import (
     PATHOGEN_LABELS,
     basis_rows,
     icon_counts,
@@ -24,14 +35,6 @@ from riskcalc.report._views import (
     out_of_100_text,
     percent,
     timeline_rows,
-)
-from riskcalc.report._whatif import (
-    HYPOTHETICAL_ASSESSMENT_LAG_DAYS,
-    HypotheticalInfection,
-    WhatIf,
-    apply_what_if,
-    describe_what_if,
-    what_if_as_of,
 )
 
 DEMO = "Demo patient"

@@ -19,7 +19,7 @@ from app_helpers import (
 import riskcalc
 from riskcalc.demo import demo_bundle, list_demo_patients
 from riskcalc.model import load_model
-from riskcalc.report._views import basis_rows
+from riskcalc.report.views import basis_rows
 
 
 def test_banner_shows_statement_and_model_version() -> None:

@@ -1,4 +1,4 @@
-"""View data (riskcalc.report._views): what the app draws, computed and tested in the library."""
+"""View data (riskcalc.report.views): what the app draws, computed and tested in the library."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import riskcalc
 from riskcalc.demo import demo_bundle, list_demo_patients
 from riskcalc.history import Pathogen, Severity
-from riskcalc.report._views import (
+from riskcalc.report import HypotheticalInfection, WhatIf, apply_what_if
+from riskcalc.report.views import (
     LANES,
     basis_rows,
     icon_counts,
@@ -23,7 +24,6 @@ from riskcalc.report._views import (
     score_cohort_table,
     timeline_rows,
 )
-from riskcalc.report._whatif import HypotheticalInfection, WhatIf, apply_what_if
 
 AS_OF = dt.date(2026, 6, 1)
 

@@ -12,7 +12,7 @@ import riskcalc
 from riskcalc import awakening
 from riskcalc.demo import demo_bundle
 from riskcalc.history import InfectionEpisode, Pathogen, PatientHistory, Severity
-from riskcalc.report._whatif import (
+from riskcalc.report import (
     HYPOTHETICAL_ASSESSMENT_LAG_DAYS,
     HypotheticalInfection,
     WhatIf,
