@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_MARK)
+	$(BIN)/pytest $(PYTEST_MARK) --doctest-modules riskcalc tests
 
 test: lint typecheck pytest
 

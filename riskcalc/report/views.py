@@ -44,8 +44,8 @@ LANES = ("Cancer", "Treatment", "Infection", "IL-6 measured", "Vaccination")
 def percent(probability: float) -> str:
     """A probability (0–1) as a whole percentage, rounded half up; "<1%" and ">99%" at the ends.
 
-    >>> percent(0.005), percent(0.124), percent(0.999)
-    ('<1%', '12%', '>99%')
+    >>> percent(0.004), percent(0.005), percent(0.124), percent(0.999)
+    ('<1%', '1%', '12%', '>99%')
     """
     whole = math.floor(probability * 100 + 0.5)
     if whole < 1:

@@ -17,12 +17,12 @@ Cards describe; they never direct. No wording asks anyone to start, give or pres
 
 from __future__ import annotations
 
-import math
 import uuid
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT
 from riskcalc.errors import RiskCalcError
 from riskcalc.report import ModelInfo, ReportStatus, RiskReport
+from riskcalc.report.views import interval_text, percent
 from riskcalc.service._schema import Card, Coding, Indicator, Link, Source
 from riskcalc.service._settings import ServiceSettings
 
@@ -40,21 +40,6 @@ _PATHOGEN_LABEL = {
     "rsv": "RSV",
     "other_viral": "Other viral respiratory infection",
 }
-
-
-def percent(probability: float) -> str:
-    """A probability (0–1) as a whole percentage; "<1%" and ">99%" at the ends."""
-    whole = math.floor(probability * 100 + 0.5)  # half up: round() would give 0.5% → "0%"
-    if whole < 1:
-        return "<1%"
-    if whole > 99:
-        return ">99%"
-    return f"{whole}%"
-
-
-def interval_text(low: float, high: float) -> str:
-    """An interval as "8–17%" (one percent sign, as clinicians write it)."""
-    return f"{percent(low).removesuffix('%')}–{percent(high)}"
 
 
 def _fit(text: str, limit: int = SUMMARY_MAX_CHARS) -> str:
