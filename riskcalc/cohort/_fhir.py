@@ -1,6 +1,6 @@
 """A simulated patient as FHIR R4 resources (plain dicts), with realistic coding and some noise.
 
-Only the codes agreed with the FHIR reader are emitted (``/work/briefs/codes.md``). Noise: SNOMED
+Only the codes agreed with the FHIR reader are emitted (every code is in riskcalc/codes/data; a test checks it). Noise: SNOMED
 CT and ICD-10-CM codings mixed (sometimes both), ~5% of episode diagnoses duplicated under another
 id and coding, ~10% of optional end dates missing, ~5% of cancer deaths without a cause-of-death
 Observation. All noise choices derive from the patient's own random integer, so output is

@@ -1,7 +1,7 @@
 """Primary cancer treatment by site, stage and receptor status (shares are assumptions shaped on
 NICE guidance NG101 (breast), NG151 (colorectal), NG122 (lung); see docs/science/cohort.md).
 
-Only the codes agreed with the FHIR reader are used (``/work/briefs/codes.md``): procedures
+Only the codes agreed with the FHIR reader are used (every code is in riskcalc/codes/data; a test checks it): procedures
 without an agreed code (prostatectomy, lobectomy, wide excision) are left out of the record.
 """
 
