@@ -64,6 +64,8 @@ _LAST_CONTACT_KEYS = (
     "created",
 )
 _PERIOD_KEYS = ("period", "effectivePeriod", "performedPeriod", "billablePeriod")
+_LAST_CONTACT_SET = frozenset(_LAST_CONTACT_KEYS)
+_PERIOD_SET = frozenset(_PERIOD_KEYS)
 _PATHOGEN_BY_SET = {
     "covid19": Pathogen.COVID19,
     "influenza": Pathogen.INFLUENZA,
@@ -279,16 +281,20 @@ def _last_contact(items: Iterable[Item], ctx: _Ctx, extra: Iterable[dt.date]) ->
     top = ctx.today.isoformat()
     low = ctx.birth_date.isoformat() if ctx.birth_date else ""
     days: set[str] = set()
+    # one pass over each resource's own keys (fewer than the 15 looked for, usually)
     for item in items:
-        r = item.resource
-        candidates = [r.get(k) for k in _LAST_CONTACT_KEYS]
-        for key in _PERIOD_KEYS:
-            candidates.extend(_period(r, key))
-        for value in candidates:
-            if isinstance(value, str) and len(value) >= 4:
-                day = value[:10]
-                if low <= day <= top:
-                    days.add(day)
+        for key, value in item.resource.items():
+            if key in _LAST_CONTACT_SET:
+                values: tuple[Any, ...] = (value,)
+            elif key in _PERIOD_SET and isinstance(value, dict):
+                values = (value.get("start"), value.get("end"))
+            else:
+                continue
+            for v in values:
+                if isinstance(v, str) and len(v) >= 4:
+                    day = v[:10]
+                    if low <= day <= top:
+                        days.add(day)
     dates = [d for d in extra if d <= ctx.today]
     for day in sorted(days, reverse=True):
         try:
