@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import time
 from pathlib import Path
 
 from bench._harness import table, write
@@ -19,11 +21,14 @@ def main(names: list[str]) -> int:
         return 2
     failed = []
     for name in chosen:
-        print(f"\n== {name}", flush=True)
+        load = [round(x, 2) for x in os.getloadavg()]
+        print(f"\n== {name} (load average {load[0]:.1f})", flush=True)
+        start = time.perf_counter()
         module = importlib.import_module(f"bench.bench_{name}")
         measurements = module.run()
         print(table(measurements))
-        print(f"written to {write(name, measurements)}")
+        path = write(name, measurements, load_at_start=load)
+        print(f"written to {path} in {time.perf_counter() - start:.0f} s", flush=True)
         failed += [m.name for m in measurements if m.met is False]
     if failed:
         print(f"\ntargets not met: {failed}")

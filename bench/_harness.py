@@ -72,17 +72,24 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1),
         "self_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # the machine is shared: the load average says how much the figures may be inflated
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
-def write(name: str, measurements: list[Measurement]) -> Path:
+def write(
+    name: str, measurements: list[Measurement], *, load_at_start: list[float] | None = None
+) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
+    facts = machine()
+    if load_at_start is not None:
+        facts["load_average_at_start"] = load_at_start
     payload = {
         "benchmark": name,
-        "machine": machine(),
+        "machine": facts,
         "measurements": [asdict(m) for m in measurements],
     }
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
