@@ -129,20 +129,25 @@ def _fields(model: Any) -> dict[str, Any]:
     return _fields_by_key(model)
 
 
-@functools.lru_cache(maxsize=4096)
-def _leaf_adapter(model: Any, key: str) -> TypeAdapter[Any] | None:
-    """The validator of a model's blankable primitive field at JSON key ``key``, else None."""
-    info = _fields(model).get(key)
-    if info is None or _leaf_marker(info.annotation) is None:
-        return None
-    return TypeAdapter(info.annotation)
+_LEAF, _ONE, _MANY, _OTHER = 0, 1, 2, 3
+#: model -> JSON key -> (what the key holds, its validator or element model), filled lazily
+_PLANS: dict[Any, dict[str, tuple[int, Any]]] = {}
 
 
-@functools.lru_cache(maxsize=4096)
-def _sub_model(model: Any, key: str, many: bool) -> Any:
-    """The model of a model's complex field at JSON key ``key`` (its item's when ``many``)."""
+def _action(model: Any, plan: dict[str, tuple[int, Any]], key: str) -> tuple[int, Any]:
+    """What a model's field at JSON key ``key`` is for blanking: a blankable primitive (with
+    its validator), a single or repeated complex element (with its model), or anything else."""
     info = _fields(model).get(key)
-    return None if info is None else _complex_model(info.annotation, many=many)
+    act: tuple[int, Any] = (_OTHER, None)
+    if info is not None:
+        if _leaf_marker(info.annotation) is not None:
+            act = (_LEAF, TypeAdapter(info.annotation))
+        elif (one := _complex_model(info.annotation, many=False)) is not None:
+            act = (_ONE, one)
+        elif (many := _complex_model(info.annotation, many=True)) is not None:
+            act = (_MANY, many)
+    plan[key] = act
+    return act
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -159,25 +164,26 @@ def _blank(
 ) -> dict[str, Any]:
     """A copy of ``value`` (an instance of ``model``) with its valid primitive values blanked
     (None), at any depth of complex elements; the paths blanked appended to ``blanked``."""
+    plan = _PLANS.get(model)
+    if plan is None:
+        plan = _PLANS[model] = {}
     out = dict(value)
     for key, v in value.items():
+        act = plan.get(key) or _action(model, plan, key)
         kind = type(v)
         if kind is str:
-            adapter = _leaf_adapter(model, key)
-            if adapter is not None and _leaf_ok(adapter, v):
+            if act[0] == _LEAF and _leaf_ok(act[1], v):
                 out[key] = None
                 blanked.append((*path, key))
         elif kind is dict:
-            sub = _sub_model(model, key, False)
-            if sub is not None:
-                out[key] = _blank(v, sub, (*path, key), blanked)
-        elif kind is list:
-            sub = _sub_model(model, key, True)
-            if sub is not None:
-                out[key] = [
-                    _blank(x, sub, (*path, key, str(i)), blanked) if type(x) is dict else x
-                    for i, x in enumerate(v)
-                ]
+            if act[0] == _ONE:
+                out[key] = _blank(v, act[1], (*path, key), blanked)
+        elif kind is list and act[0] == _MANY:
+            sub = act[1]
+            out[key] = [
+                _blank(x, sub, (*path, key, str(i)), blanked) if type(x) is dict else x
+                for i, x in enumerate(v)
+            ]
     return out
 
 
