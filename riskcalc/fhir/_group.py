@@ -75,7 +75,14 @@ class Grouping:
 def flatten(unit: Unit) -> Iterator[Item | Issue]:
     """Every resource of a unit (Bundles, nested Bundles included, opened) or an issue."""
     for doc in unit.documents:
-        yield from _flatten(doc.value, doc.label, None)
+        value = doc.value
+        # fast path for the common case (every NDJSON line): one resource, not a Bundle
+        if isinstance(value, dict):
+            rtype = value.get("resourceType")
+            if isinstance(rtype, str) and rtype != "Bundle":
+                yield Item(value, doc.label, None)
+                continue
+        yield from _flatten(value, doc.label, None)
 
 
 def _flatten(value: Any, location: str, full_url: str | None) -> Iterator[Item | Issue]:
