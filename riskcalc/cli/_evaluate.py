@@ -40,5 +40,7 @@ def run(args: argparse.Namespace) -> int:
             f"intercept={m['calibration_intercept']:+.4f} slope={m['calibration_slope']:.2f} "
             f"ici={m['ici']:.4f} ({m['horizon_months']} months)"
         )
+        for issue in m.get("warnings", []):
+            print(f"warning [{issue['code']}] {issue['message']}")
         print(m["research_use_statement"])
     return 0

@@ -70,6 +70,7 @@ def prepare_cohort(
     seed: int,
     cohort_end: dt.date | None = None,
     index_dates_per_patient: int = 1,
+    post_infection_days: int | None = None,
 ) -> LabelledCohort:
     """Apply the index-date policy and build features and follow-up (docs/researchers/model.md).
 
@@ -83,7 +84,11 @@ def prepare_cohort(
         else:
             good.append(item)
     risk_set = build_risk_set(
-        good, seed=seed, cohort_end=cohort_end, index_dates_per_patient=index_dates_per_patient
+        good,
+        seed=seed,
+        cohort_end=cohort_end,
+        index_dates_per_patient=index_dates_per_patient,
+        post_infection_days=post_infection_days,
     )
     excluded = dict(risk_set.excluded)
     if failures:
@@ -99,7 +104,11 @@ def prepare_cohort(
 
 
 def read_cohort(
-    source: str | Path, *, seed: int, index_dates_per_patient: int = 1
+    source: str | Path,
+    *,
+    seed: int,
+    index_dates_per_patient: int = 1,
+    post_infection_days: int | None = None,
 ) -> LabelledCohort:
     """Read a cohort (NDJSON export, Bundles, a folder) through the FHIR reader and label it."""
     from riskcalc import read_histories
@@ -108,5 +117,8 @@ def read_cohort(
     if not path.exists():
         raise InputError("input.not_found", f"no cohort at {path}")
     return prepare_cohort(
-        read_histories(path), seed=seed, index_dates_per_patient=index_dates_per_patient
+        read_histories(path),
+        seed=seed,
+        index_dates_per_patient=index_dates_per_patient,
+        post_infection_days=post_infection_days,
     )

@@ -118,6 +118,10 @@ def evaluate(
     p = pred.probability[known]
     n = len(y)
     rows_all = np.arange(n)
+    # several index dates per patient: bootstrap whole patients (cluster bootstrap)
+    ids = cohort.patient_ids[known]
+    codes = np.unique(ids, return_inverse=True)[1]
+    groups = codes if len(np.unique(codes)) < n else None
 
     metrics: dict[str, Any] = {
         "model_id": model.info.model_id,
@@ -136,12 +140,20 @@ def evaluate(
     }
     metrics["auroc"] = m.auroc(y, p, w)
     metrics["auroc_ci"] = _ci(
-        m.bootstrap_ci(lambda r: m.auroc(y[r], p[r], w[r]), n, reps=n_boot, seed=seed)
+        m.bootstrap_ci(
+            lambda r: m.auroc(y[r], p[r], w[r]), n, reps=n_boot, seed=seed, groups=groups
+        )
     )
     metrics["brier"] = m.brier(y, p, w)
     metrics.update(_calibration(y, p, w))
     metrics["calibration_slope_ci"] = _ci(
-        m.bootstrap_ci(lambda r: m.calibration_slope(y[r], p[r], w[r]), n, reps=n_boot, seed=seed)
+        m.bootstrap_ci(
+            lambda r: m.calibration_slope(y[r], p[r], w[r]),
+            n,
+            reps=n_boot,
+            seed=seed,
+            groups=groups,
+        )
     )
     metrics["calibration_intercept_definition"] = (
         "mean predicted minus IPCW observed risk, probability scale (positive = over-estimation); "
@@ -154,7 +166,10 @@ def evaluate(
         "net_benefit_none": [0.0] * len(DCA_THRESHOLDS),
     }
     metrics["subgroups"] = _subgroups(cohort, known, y, p, w)
-    metrics["comparisons"] = _comparisons(model, cohort, known, y, p, w, n_boot, seed, horizon)
+    metrics["extrapolation"], metrics["warnings"] = _extrapolation(model, cohort)
+    metrics["comparisons"] = _comparisons(
+        model, cohort, known, y, p, w, n_boot, seed, horizon, groups
+    )
     metrics["interval"] = {
         "level": pred.level,
         "method": pred.method,
@@ -204,6 +219,37 @@ def _curve_with_ci(
     }
 
 
+def _extrapolation(
+    model: RiskModel, cohort: LabelledCohort
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Rows with inputs outside the training ranges, per feature, and one warning per feature.
+
+    Warnings are ``assess.extrapolation`` issues (riskcalc.errors), as plain data.
+    """
+    from riskcalc.errors import Issue
+
+    outside_any = np.zeros(len(cohort), dtype=bool)
+    by_feature: dict[str, int] = {}
+    warnings: list[dict[str, str]] = []
+    for name, (low, high) in model.feature_ranges.items():
+        if name not in cohort.features.columns or not (np.isfinite(low) and np.isfinite(high)):
+            continue
+        col = cohort.features[name].to_numpy(dtype=np.float64)
+        out = np.isfinite(col) & ((col < low) | (col > high))
+        if out.any():
+            by_feature[name] = int(out.sum())
+            outside_any |= out
+            issue = Issue(
+                code="assess.extrapolation",
+                message=f"{int(out.sum())} of {len(col)} rows have {name} outside the training "
+                f"range [{low:.4g}, {high:.4g}]; their estimates are extrapolations",
+                source=name,
+            )
+            warnings.append(issue.model_dump(mode="json"))
+    summary = {"rows_outside_training_range": int(outside_any.sum()), "by_feature": by_feature}
+    return summary, warnings
+
+
 def _subgroups(
     cohort: LabelledCohort,
     known: npt.NDArray[np.bool_],
@@ -233,6 +279,7 @@ def _comparisons(
     n_boot: int,
     seed: int,
     horizon: int,
+    groups: npt.NDArray[np.intp] | None = None,
 ) -> dict[str, Any]:
     n = len(y)
     out: dict[str, Any] = {}
@@ -240,7 +287,9 @@ def _comparisons(
     out["awakening_score_alone"] = {
         "auroc": m.auroc(y, score, w),
         "auroc_ci": _ci(
-            m.bootstrap_ci(lambda r: m.auroc(y[r], score[r], w[r]), n, reps=n_boot, seed=seed)
+            m.bootstrap_ci(
+                lambda r: m.auroc(y[r], score[r], w[r]), n, reps=n_boot, seed=seed, groups=groups
+            )
         ),
         "note": "ranking by the raw mechanistic score, no calibration",
     }
@@ -257,9 +306,11 @@ def _comparisons(
                     n,
                     reps=n_boot,
                     seed=seed,
+                    groups=groups,
                 )
             ),
             "note": "same estimator retrained without infection, blockade and awakening features; "
-            "paired bootstrap of the AUROC difference",
+            "paired bootstrap of the AUROC difference (patients resampled when a patient has "
+            "several index dates)",
         }
     return out

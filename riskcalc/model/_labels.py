@@ -152,14 +152,38 @@ class RiskSet:
         self.status.append(int(result.status))
 
 
+def post_infection_index_dates(
+    history: PatientHistory, *, days_after_end: int, cohort_end: dt.date
+) -> list[dt.date]:
+    """Index dates ``days_after_end`` days after the end of each recorded infection episode.
+
+    Only dates in the patient's eligible window (at-risk start + 6 months to the data cut-off)
+    are kept; each date uses only the record up to it (no look-ahead). Duplicates are dropped.
+    """
+    if history.at_risk_start is None:
+        return []
+    first = history.at_risk_start + dt.timedelta(
+        days=round(MIN_MONTHS_AFTER_AT_RISK_START * DAYS_PER_MONTH)
+    )
+    dates = {e.end + dt.timedelta(days=days_after_end) for e in history.infections}
+    return sorted(d for d in dates if first <= d <= cohort_end)
+
+
 def build_risk_set(
     histories: Sequence[PatientHistory],
     *,
     seed: int,
     cohort_end: dt.date | None = None,
     index_dates_per_patient: int = 1,
+    post_infection_days: int | None = None,
 ) -> RiskSet:
-    """Apply the index-date policy to a cohort (see :func:`draw_index_date`)."""
+    """Apply the index-date policy to a cohort (see :func:`draw_index_date`).
+
+    With ``post_infection_days``, each patient also gets an index date that many days after the
+    end of each recorded infection episode (:func:`post_infection_index_dates`): the setting in
+    which the model is meant to be used (a survivor seen after an infection). Exclusions are
+    counted per candidate index date.
+    """
     end = cohort_end if cohort_end is not None else study_end(histories)
     risk_set = RiskSet()
     for history in histories:
@@ -170,6 +194,11 @@ def build_risk_set(
                 else draw_index_date(history, seed=seed, cohort_end=end, draw=draw)
             )
             risk_set.add(history, index)
+        if post_infection_days is not None and end is not None:
+            for index in post_infection_index_dates(
+                history, days_after_end=post_infection_days, cohort_end=end
+            ):
+                risk_set.add(history, index)
     return risk_set
 
 

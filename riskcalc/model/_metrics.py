@@ -129,12 +129,27 @@ def bootstrap_ci(
     reps: int,
     seed: int,
     level: float = 0.95,
+    groups: npt.NDArray[np.intp] | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat(rows)`` over row resamples."""
+    """Percentile bootstrap interval of ``stat(rows)`` over row resamples.
+
+    With ``groups`` (a cluster code per row, e.g. the patient when a patient has several index
+    dates), whole clusters are resampled (cluster bootstrap), so that the interval accounts for
+    the correlation of a patient's rows.
+    """
     rng = np.random.default_rng(seed)
     values = []
+    if groups is not None:
+        order = np.argsort(groups, kind="stable")
+        codes, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
     for _ in range(reps):
-        rows = rng.integers(0, n, n)
+        if groups is None:
+            rows = rng.integers(0, n, n)
+        else:
+            drawn = rng.integers(0, len(codes), len(codes))
+            sizes = counts[drawn]
+            offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            rows = order[np.repeat(starts[drawn], sizes) + offsets]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             try:

@@ -35,7 +35,9 @@ DEFAULT_HORIZON_MONTHS = 24
 DEFAULT_INTERVAL_SCALE = 1.0
 
 
-def index_date_policy(index_dates_per_patient: int = 1) -> str:
+def index_date_policy(
+    index_dates_per_patient: int = 1, post_infection_days: int | None = None
+) -> str:
     """The index-date policy in words, for the training description and the model card."""
     count = (
         "one index date per patient"
@@ -43,11 +45,17 @@ def index_date_policy(index_dates_per_patient: int = 1) -> str:
         else f"{index_dates_per_patient} index dates per patient (independent draws; folds and "
         "the held-out split grouped by patient)"
     )
+    extra = (
+        ""
+        if post_infection_days is None
+        else f", plus one index date {post_infection_days} days after the end of each recorded "
+        "infection episode (when inside the same window)"
+    )
     return (
         f"{count}, drawn uniformly (seeded by seed and patient id) between the at-risk start + "
         f"{MIN_MONTHS_AFTER_AT_RISK_START:g} months and the cohort's data cut-off (latest last "
-        "contact); patients not in remission, dead or out of follow-up at a date are excluded "
-        "for that date and counted"
+        f"contact){extra}; patients not in remission, dead or out of follow-up at a date are "
+        "excluded for that date and counted"
     )
 
 
@@ -79,6 +87,7 @@ def train_model(
     out_dir: str | Path | None = None,
     training_extra: dict[str, Any] | None = None,
     index_dates_per_patient: int = 1,
+    post_infection_days: int | None = None,
 ) -> tuple[RiskModel, EvaluationReport]:
     """Train the model on a labelled cohort and (optionally) write the artifact folder.
 
@@ -129,7 +138,7 @@ def train_model(
         "n_train": len(train),
         "n_test": len(test),
         "excluded": dict(cohort.excluded),
-        "index_date_policy": index_date_policy(index_dates_per_patient),
+        "index_date_policy": index_date_policy(index_dates_per_patient, post_infection_days),
         "index_date_range": [
             min(cohort.index_dates).isoformat(),
             max(cohort.index_dates).isoformat(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -177,3 +178,32 @@ def test_recalibration_fixes_a_shifted_cohort(artifact: tuple[RiskModel, Path]) 
     after = evaluate(new, shifted, n_boot=10).metrics["calibration_intercept"]
     assert abs(after) < abs(before)
     assert new.info.version.endswith("recalibrated")
+
+
+def test_risk_never_falls_with_a_longer_horizon(artifact: tuple[RiskModel, Path]) -> None:
+    model, _ = artifact
+    fresh = oracle_cohort(800, seed=17, horizons_months=(12, 24))
+    short = model.predict(fresh.features, horizon_months=12)
+    long = model.predict(fresh.features, horizon_months=24)
+    assert np.all(long.probability >= short.probability)
+    assert np.all(long.low >= short.low) and np.all(long.high >= short.high)
+    for pred in (short, long):
+        assert np.all((pred.low <= pred.probability) & (pred.probability <= pred.high))
+
+
+def test_evaluation_warns_about_inputs_outside_training_ranges(
+    artifact: tuple[RiskModel, Path],
+) -> None:
+    model, _ = artifact
+    fresh = oracle_cohort(1500, seed=18, horizons_months=(12, 24))
+    features = fresh.features.copy()
+    features.loc[features.index[:7], "age_years"] = 130.0
+    shifted = dataclasses.replace(fresh, features=features)
+    metrics = evaluate(model, shifted, n_boot=10).metrics
+    low, high = model.feature_ranges["age_years"]
+    age = features["age_years"].to_numpy()
+    expected = int(((age < low) | (age > high)).sum())
+    assert expected >= 7
+    assert metrics["extrapolation"]["by_feature"]["age_years"] == expected
+    codes = {(w["code"], w["source"]) for w in metrics["warnings"]}
+    assert ("assess.extrapolation", "age_years") in codes
