@@ -6,6 +6,7 @@ from typing import Any
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
 from riskcalc.features import INFECTION_FEATURES, SCHEMA
+from riskcalc.model._estimator import MIN_EVENTS_ISOTONIC
 
 INTENDED_USE = (
     "Research on whether a cancer survivor's record of respiratory viral infections (COVID-19, "
@@ -24,8 +25,11 @@ LIMITATIONS = (
     "The infection effect in the simulator is an assumption tuned to two observational "
     "studies (UK Biobank OR 1.85; Flatiron HR 1.44) and to mouse experiments. Censoring is "
     "handled by IPCW with a censoring distribution that does not depend on covariates. Coded "
-    "infections miss untested illnesses. The per-patient interval's coverage was measured on "
-    "a simulated cohort with known risks and holds only for data like it."
+    "infections miss untested illnesses. The per-patient interval's coverage was measured "
+    "against the simulator's own true risk (Monte Carlo re-simulation given each patient's "
+    "complete past) and holds only for data like it. The quality figures are for the index-date "
+    "policy of the training data (for the default model: routine dates plus dates 30 days "
+    "after recorded infections); other settings may differ."
 )
 
 # TRIPOD+AI (BMJ 2024;385:e078378) items and where the card answers them.
@@ -75,7 +79,8 @@ def build_card(
         "after the index date; other-cause death is a competing event.",
         "method": {
             "censoring": "inverse-probability-of-censoring weights (Kaplan-Meier of censoring)",
-            "calibration": "CalibratedClassifierCV, isotonic (>= 1000 events) or sigmoid",
+            "calibration": f"CalibratedClassifierCV, isotonic (>= {MIN_EVENTS_ISOTONIC} known "
+            "events) or sigmoid",
             "recalibration": "riskcalc recalibrate: CalibratedClassifierCV(FrozenEstimator(model)), "
             "sigmoid",
         },
