@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         via_fhir=not args.direct,
         index_dates_per_patient=INDEX_DATES_PER_PATIENT,
         keep_patients=kept,
+        keep_every=20,
     )
     n_patients = len(set(cohort.patient_ids.tolist()))
     print(f"training cohort: {len(cohort)} rows, excluded {dict(cohort.excluded)}", flush=True)

@@ -26,12 +26,12 @@ def quality() -> dict[str, object]:
     model = load_model()
     assert model.info.trained_on_simulated_data
     kept: dict[str, object] = {}
-    cohort = simulated_cohort(N_PATIENTS, FRESH_SEED, keep_patients=kept, keep_every=100)  # type: ignore[arg-type]
+    cohort = simulated_cohort(N_PATIENTS, FRESH_SEED, keep_patients=kept, keep_every=80)  # type: ignore[arg-type]
     cohort = with_true_risk(
         cohort,
         kept,
-        max_rows=600,
-        replicates=2000,
+        max_rows=1000,
+        replicates=4000,
         horizons_months=(DEFAULT_HORIZON_MONTHS,),  # type: ignore[arg-type]
     )
     report = evaluate(model, cohort, horizon_months=DEFAULT_HORIZON_MONTHS, seed=2, n_boot=200)
