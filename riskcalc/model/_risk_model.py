@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
+from threadpoolctl import threadpool_limits
 
 from riskcalc.errors import ConfigError
 from riskcalc.features import FEATURE_NAMES, INFECTION_FEATURES
@@ -98,13 +99,17 @@ class RiskModel:
         # has its own classifier, so the reported probability (and each interval bound) is the
         # running maximum over the model's horizons up to the one asked for.
         prob = low = high = np.zeros(len(x))
-        for h in (h for h in self.horizons_months if h <= horizon):
-            p_h, low_h, high_h = self._predict_one(x, h)
-            prob, low, high = (
-                np.maximum(prob, p_h),
-                np.maximum(low, low_h),
-                np.maximum(high, high_h),
-            )
+        # One OpenMP thread: tree prediction on the few rows of an assessment is dominated by
+        # thread start-up (measured 2.0 s vs 0.22 s per assess on 2 cores; results identical),
+        # and cohorts are parallel across processes (Dask), not threads.
+        with threadpool_limits(1, user_api="openmp"):
+            for h in (h for h in self.horizons_months if h <= horizon):
+                p_h, low_h, high_h = self._predict_one(x, h)
+                prob, low, high = (
+                    np.maximum(prob, p_h),
+                    np.maximum(low, low_h),
+                    np.maximum(high, high_h),
+                )
         return Prediction(
             probability=prob,
             low=low,
