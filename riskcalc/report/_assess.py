@@ -126,11 +126,10 @@ def _reference_value(name: str) -> float | None:
     return None
 
 
-def _drivers(
-    model: RiskModel, row: pd.DataFrame, base: float, horizon: int, background: float
-) -> tuple[Driver, ...]:
-    """Each present record-derived input's effect: probability now minus with it absent."""
-    candidates: list[tuple[str, float]] = []
+def _driver_rows(row: pd.DataFrame, background: float) -> tuple[list[str], pd.DataFrame]:
+    """Each present record-derived input, and the row with that input set to its reference."""
+    names: list[str] = []
+    references: list[float] = []
     for spec in SCHEMA:
         value = float(row.iloc[0][spec.name])
         if spec.name == "awakening_score":
@@ -139,13 +138,18 @@ def _drivers(
             reference = _reference_value(spec.name)
         if reference is None or math.isnan(value) or value == reference:
             continue
-        candidates.append((spec.name, reference))
-    if not candidates:
-        return ()
-    altered = pd.concat([row] * len(candidates), ignore_index=True)
-    for i, (name, reference) in enumerate(candidates):
+        names.append(spec.name)
+        references.append(reference)
+    altered = pd.concat([row] * len(names), ignore_index=True) if names else row.iloc[:0]
+    for i, (name, reference) in enumerate(zip(names, references, strict=True)):
         altered.loc[i, name] = reference
-    probs = model.predict(altered, horizon_months=horizon).probability
+    return names, altered
+
+
+def _drivers(
+    row: pd.DataFrame, names: list[str], probs: Sequence[float], base: float
+) -> tuple[Driver, ...]:
+    """Drivers from the probabilities of the altered rows: probability now minus without it."""
     labels = {s.name: s.label for s in SCHEMA}
     drivers = [
         Driver(
@@ -155,7 +159,7 @@ def _drivers(
             effect_pp=round(float(base - p) * 100, 3),
             direction="raises" if base >= p else "lowers",
         )
-        for (name, _), p in zip(candidates, probs, strict=True)
+        for name, p in zip(names, probs, strict=True)
     ]
     drivers.sort(key=lambda d: (-abs(d.effect_pp), d.feature))
     return tuple(d for d in drivers[:MAX_DRIVERS] if d.effect_pp != 0.0)
@@ -198,26 +202,63 @@ def counterfactual_histories(
     return out
 
 
-def _counterfactuals(
-    model: RiskModel, case: _Case, base: float, horizon: int
-) -> tuple[Counterfactual, ...]:
+def _counterfactual_rows(case: _Case) -> tuple[list[tuple[str, str]], pd.DataFrame]:
+    """(name, label) of each hypothetical, and its feature rows."""
     alternatives = counterfactual_histories(case.history, case.as_of)
-    if not alternatives:
-        return ()
-    names = list(alternatives)
-    histories = [alternatives[n][1] for n in names]
-    frame = feature_frame(histories, [case.as_of] * len(histories))
-    probs = model.predict(frame, horizon_months=horizon).probability
+    names = [(name, label) for name, (label, _) in alternatives.items()]
+    histories = [history for _, history in alternatives.values()]
+    return names, feature_frame(histories, [case.as_of] * len(histories))
+
+
+def _counterfactuals(
+    names: list[tuple[str, str]], frame: pd.DataFrame, probs: Sequence[float], base: float
+) -> tuple[Counterfactual, ...]:
     return tuple(
         Counterfactual(
             name=name,
-            label=alternatives[name][0],
+            label=label,
             probability=float(p),
             delta_pp=round(float(p - base) * 100, 3),
             awakening_score=float(frame["awakening_score"].iloc[i]),
         )
-        for i, (name, p) in enumerate(zip(names, probs, strict=True))
+        for i, ((name, label), p) in enumerate(zip(names, probs, strict=True))
     )
+
+
+def _details(
+    model: RiskModel,
+    cases: Sequence[tuple[_Case, pd.DataFrame, float, float]],
+    horizon: int,
+) -> list[dict[str, Any]]:
+    """Drivers and hypotheticals of many patients from ONE prediction over all altered rows.
+
+    Each case is (case, its feature row, its probability, its awakening background). Batching
+    matters: every ``predict`` call has a fixed cost far above the per-row cost.
+    """
+    parts = []
+    for case, row, _, background in cases:
+        driver_names, driver_frame = _driver_rows(row, background)
+        cf_names, cf_frame = _counterfactual_rows(case)
+        parts.append((driver_names, driver_frame, cf_names, cf_frame))
+    frames = [f for _, d, _, c in parts for f in (d, c) if len(f)]
+    if not frames:
+        return [{"drivers": (), "counterfactuals": ()} for _ in cases]
+    probs = model.predict(pd.concat(frames, ignore_index=True), horizon_months=horizon).probability
+    out, offset = [], 0
+    for (_, row, base, _), (driver_names, driver_frame, cf_names, cf_frame) in zip(
+        cases, parts, strict=True
+    ):
+        n_d, n_c = len(driver_frame), len(cf_frame)
+        d_probs = probs[offset : offset + n_d]
+        c_probs = probs[offset + n_d : offset + n_d + n_c]
+        offset += n_d + n_c
+        out.append(
+            {
+                "drivers": _drivers(row, driver_names, list(d_probs), base),
+                "counterfactuals": _counterfactuals(cf_names, cf_frame, list(c_probs), base),
+            }
+        )
+    return out
 
 
 def _awakening_summary(history: PatientHistory, as_of: dt.date) -> AwakeningSummary:
@@ -305,6 +346,8 @@ def assess_histories(
         frame = feature_frame([c.history for c in scorable], [c.as_of for c in scorable])
         prediction = model.predict(frame, horizon_months=horizon)
         ranges = dict(model.feature_ranges)
+        detailed: list[tuple[_Case, pd.DataFrame, float, float]] = []
+        extras: dict[int, tuple[dict[str, Any], list[Issue]]] = {}
         for i, case in enumerate(scorable):
             reason, issues = _range_issues(frame.iloc[i], ranges)
             if reason is not None:
@@ -314,24 +357,31 @@ def assess_histories(
                 continue
             prob = float(prediction.probability[i])
             summary = _awakening_summary(case.history, case.as_of)
-            extra: dict[str, Any] = {
-                "risk": RiskEstimate(
-                    probability=prob,
-                    interval_low=float(prediction.low[i]),
-                    interval_high=float(prediction.high[i]),
-                    interval_level=prediction.level,
-                    interval_method=prediction.method,
-                    horizon_months=horizon,
-                ),
-                "awakening": summary,
-            }
+            extras[id(case)] = (
+                {
+                    "risk": RiskEstimate(
+                        probability=prob,
+                        interval_low=float(prediction.low[i]),
+                        interval_high=float(prediction.high[i]),
+                        interval_level=prediction.level,
+                        interval_method=prediction.method,
+                        horizon_months=horizon,
+                    ),
+                    "awakening": summary,
+                },
+                issues,
+            )
             if detail:
                 row = frame.iloc[[i]].reset_index(drop=True)
-                extra["drivers"] = _drivers(model, row, prob, horizon, summary.background)
-                extra["counterfactuals"] = _counterfactuals(model, case, prob, horizon)
-            reports[id(case)] = _report(
-                model, case, status=ReportStatus.OK, extra=extra, issues=issues
-            )
+                detailed.append((case, row, prob, summary.background))
+        for (case, *_), more in zip(detailed, _details(model, detailed, horizon), strict=True):
+            extras[id(case)][0].update(more)
+        for case in scorable:
+            if id(case) in extras:
+                extra, issues = extras[id(case)]
+                reports[id(case)] = _report(
+                    model, case, status=ReportStatus.OK, extra=extra, issues=issues
+                )
     return [reports[id(c)] for c in cases]
 
 
