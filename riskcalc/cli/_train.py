@@ -33,12 +33,19 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="the cohort is simulated (recorded in the model card and on every output)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="read the cohort in this process or on Dask (default local); same histories",
+    )
+    parser.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from riskcalc.errors import ConfigError
-    from riskcalc.model import read_cohort, train_model
+    from riskcalc.model import prepare_cohort, read_cohort, train_model
 
     try:
         horizons = tuple(int(h) for h in str(args.horizons).split(",") if h.strip())
@@ -48,7 +55,14 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     if args.horizon_months not in horizons:
         horizons = (*horizons, args.horizon_months)
-    cohort = read_cohort(args.cohort, seed=args.seed)
+    if args.engine == "dask":
+        from riskcalc.scale import histories_dask
+
+        cohort = prepare_cohort(
+            histories_dask(args.cohort, scheduler=args.scheduler), seed=args.seed
+        )
+    else:
+        cohort = read_cohort(args.cohort, seed=args.seed)
     n_patients = len(set(cohort.patient_ids.tolist()))
     trained_on = (
         f"{'Simulated' if args.simulated else 'User-supplied'} cohort read from "
