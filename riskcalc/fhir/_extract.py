@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskcalc import codes
+from riskcalc.awakening._units import il6_to_pg_ml, il6_unit_known
 from riskcalc.errors import Issue
 from riskcalc.fhir._group import Item, PatientGroup, cap_issues, issue_key
 from riskcalc.fhir._validate import is_known_type, validation_error
@@ -75,7 +76,6 @@ _PATHOGEN_BY_SET = {
     "test_rsv": Pathogen.RSV,
 }
 _MED_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
-_IL6_FACTORS = {"pg/ml": 1.0, "ng/l": 1.0, "ng/ml": 1000.0}
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _STAGE = re.compile(r"^(?:stage\s*)?[cpy]?(IV|I{1,3}|[0-4])([A-C]\d?)?\b", re.IGNORECASE)
 
@@ -677,16 +677,17 @@ def _il6_pg_ml(item: Item, ctx: _Ctx) -> float | None:
             item.ref,
         )
         return None
-    unit = str(q.get("code") or q.get("unit") or "").strip().lower()
-    factor = _IL6_FACTORS.get(unit)
-    if factor is None:
+    unit = str(q.get("code") or q.get("unit") or "").strip()
+    if not il6_unit_known(unit):
         ctx.warn(
             "il6.unit_unknown",
             f"{item.ref} IL-6 unit {unit!r} cannot be converted to pg/mL",
             item.ref,
         )
         return None
-    value = float(q["value"]) * factor
+    value = float(q["value"])
+    if math.isfinite(value) and value >= 0:
+        value = il6_to_pg_ml(value, unit)  # the one unit table (riskcalc.awakening)
     if not math.isfinite(value) or value < 0:
         ctx.warn(
             "il6.value_invalid",
