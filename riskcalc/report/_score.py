@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -130,32 +130,29 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class _TableWriter:
     """Streams rows to a .csv or .parquet file (the format follows the suffix)."""
 
-    def __init__(self, path: Path, columns: Sequence[str], schema: pa.Schema | None) -> None:
-        self.columns = list(columns)
-        self.parquet = path.suffix == ".parquet"
-        self._handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._csv = csv.DictWriter(self._handle, fieldnames=self.columns)
-        self._pq: pq.ParquetWriter | None = None
+    def __init__(self, path: Path, columns: Sequence[str], schema: pa.Schema) -> None:
         self._schema = schema
-        if self.parquet:
-            self._handle.close()
+        self._pq: pq.ParquetWriter | None = None
+        self._handle: IO[str] | None = None
+        if path.suffix == ".parquet":
             self._pq = pq.ParquetWriter(path, schema)
         else:
+            self._handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._csv = csv.DictWriter(self._handle, fieldnames=list(columns))
             self._csv.writeheader()
 
     def write(self, rows: list[Row]) -> None:
         if not rows:
             return
         if self._pq is not None:
-            table = pa.Table.from_pylist(rows, schema=self._schema)
-            self._pq.write_table(table)
+            self._pq.write_table(pa.Table.from_pylist(rows, schema=self._schema))
         else:
             self._csv.writerows(rows)
 
     def close(self) -> None:
         if self._pq is not None:
             self._pq.close()
-        else:
+        if self._handle is not None:
             self._handle.close()
 
 
