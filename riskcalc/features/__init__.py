@@ -9,6 +9,7 @@ from __future__ import annotations
 from riskcalc.features._compute import (
     compute_features,
     feature_frame,
+    feature_matrix,
     index_cancer,
     record_features,
     stage_group,
@@ -40,6 +41,7 @@ __all__ = [
     "MissingPolicy",
     "compute_features",
     "feature_frame",
+    "feature_matrix",
     "index_cancer",
     "infection_feature_name",
     "record_features",

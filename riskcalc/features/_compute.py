@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from riskcalc.errors import ConfigError
@@ -214,12 +215,34 @@ def compute_features(history: PatientHistory, *, index_date: dt.date) -> dict[st
     return {name: values[name] for name in FEATURE_NAMES}
 
 
+def feature_matrix(
+    histories: Sequence[PatientHistory], index_dates: Sequence[dt.date]
+) -> npt.NDArray[np.float64]:
+    """The features of many (history, index date) pairs as a float64 array, columns as the schema.
+
+    The array behind :func:`feature_frame`, without pandas: what scoring uses (a row per patient,
+    columns in :data:`~riskcalc.features.FEATURE_NAMES` order). The awakening score is computed
+    for all rows at once through ``riskcalc.awakening.score_many``.
+    """
+    if len(histories) != len(index_dates):
+        raise ConfigError(
+            "config.invalid",
+            f"features need one index date per history: got {len(histories)} histories "
+            f"and {len(index_dates)} dates",
+        )
+    out = np.empty((len(histories), len(FEATURE_NAMES)), dtype=np.float64)
+    for i, (history, day) in enumerate(zip(histories, index_dates, strict=True)):
+        row = record_features(history, index_date=day)
+        out[i, _RECORD_COLUMNS] = [row[n] for n in _RECORD_NAMES]
+    if histories:
+        out[:, _AWAKENING_COLUMN] = _awakening_scores(histories, index_dates)
+    return out
+
+
 def feature_frame(
     histories: Sequence[PatientHistory], index_dates: Sequence[dt.date]
 ) -> pd.DataFrame:
     """The feature table of a cohort: one row per (history, index date), columns as the schema.
-
-    The awakening score is computed for all rows at once through ``riskcalc.awakening.score_many``.
 
     Parameters
     ----------
@@ -232,23 +255,15 @@ def feature_frame(
     Returns
     -------
     pandas.DataFrame
-        float64 columns in schema order, index ``patient_id``.
+        float64 columns in schema order (:func:`feature_matrix`), index ``patient_id``.
     """
-    if len(histories) != len(index_dates):
-        raise ConfigError(
-            "config.invalid",
-            f"feature_frame needs one index date per history: got {len(histories)} histories "
-            f"and {len(index_dates)} dates",
-        )
-    rows = [record_features(h, index_date=d) for h, d in zip(histories, index_dates, strict=True)]
-    names = [n for n in FEATURE_NAMES if n != "awakening_score"]
-    data = np.array([[row[n] for n in names] for row in rows], dtype=np.float64).reshape(
-        len(rows), len(names)
+    return pd.DataFrame(
+        feature_matrix(histories, index_dates),
+        columns=list(FEATURE_NAMES),
+        index=pd.Index([h.patient_id for h in histories], name="patient_id"),
     )
-    frame = pd.DataFrame(
-        data, columns=names, index=pd.Index([h.patient_id for h in histories], name="patient_id")
-    )
-    frame["awakening_score"] = (
-        _awakening_scores(histories, index_dates) if histories else np.empty(0)
-    )
-    return frame.loc[:, list(FEATURE_NAMES)]
+
+
+_AWAKENING_COLUMN = FEATURE_NAMES.index("awakening_score")
+_RECORD_NAMES = tuple(n for n in FEATURE_NAMES if n != "awakening_score")
+_RECORD_COLUMNS = [FEATURE_NAMES.index(n) for n in _RECORD_NAMES]

@@ -16,6 +16,7 @@ true risks so that coverage is nominal, and its measured coverage is reported in
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -208,12 +209,18 @@ def interval(
     level: float = INTERVAL_LEVEL,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """``expit(logit p ± z * scale * sd)``: always contains ``p`` and stays in [0, 1]."""
-    z = float(norm.ppf(0.5 + level / 2.0))
+    z = _two_sided_z(level)
     centre = logit(np.clip(prob, _EPS, 1 - _EPS))
     half = z * scale * sd_logit
     low = np.minimum(expit(centre - half), prob)
     high = np.maximum(expit(centre + half), prob)
     return low, high
+
+
+@functools.lru_cache(maxsize=16)
+def _two_sided_z(level: float) -> float:
+    """The standard normal quantile of a two-sided ``level`` interval (1.645 for 0.9)."""
+    return float(norm.ppf(0.5 + level / 2.0))
 
 
 def fit_interval_scale(
@@ -228,7 +235,7 @@ def fit_interval_scale(
     prob, sd_logit, true_risk = prob[ok], sd_logit[ok], true_risk[ok]
     centre = logit(np.clip(prob, _EPS, 1 - _EPS))
     target = logit(np.clip(true_risk, _EPS, 1 - _EPS))
-    z = float(norm.ppf(0.5 + level / 2.0))
+    z = _two_sided_z(level)
     ratio = np.abs(target - centre) / np.maximum(z * sd_logit, 1e-12)
     return float(max(1.0, np.quantile(ratio, level)))
 

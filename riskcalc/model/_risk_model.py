@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,12 @@ from threadpoolctl import threadpool_limits
 
 from riskcalc.errors import ConfigError
 from riskcalc.features import FEATURE_NAMES, INFECTION_FEATURES
+from riskcalc.model._compiled import (
+    CompiledClassifier,
+    CompiledModel,
+    Unsupported,
+    compile_model,
+)
 from riskcalc.model._estimator import (
     INTERVAL_LEVEL,
     INTERVAL_METHOD,
@@ -62,6 +69,22 @@ class RiskModel:
     comparison: CalibratedClassifierCV | None = None
     training: dict[str, Any] = field(default_factory=dict)
     interval_level: float = INTERVAL_LEVEL
+    _compiled: CompiledModel | None = field(default=None, init=False, repr=False, compare=False)
+    _compile_tried: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def compiled(self) -> CompiledModel | None:
+        """The classifiers as flat arrays (:mod:`riskcalc.model._compiled`), built on first use.
+
+        ``None`` when the fitted model holds something the compiled predictor cannot reproduce
+        exactly; prediction then goes through scikit-learn.
+        """
+        if not self._compile_tried:
+            self._compile_tried = True
+            try:
+                self._compiled = compile_model(dict(self.models), FEATURE_NAMES)
+            except Unsupported:
+                self._compiled = None
+        return self._compiled
 
     @property
     def horizons_months(self) -> tuple[int, ...]:
@@ -93,18 +116,42 @@ class RiskModel:
         The probability and both bounds are running maxima over the model's horizons up to
         ``horizon_months`` (risk is cumulative, so it cannot fall with a longer horizon).
         """
+        x = select_features(features, FEATURE_NAMES).to_numpy()
+        return self.predict_matrix(x, horizon_months=horizon_months)
+
+    def predict_matrix(
+        self, x: npt.NDArray[np.float64], *, horizon_months: int | None = None
+    ) -> Prediction:
+        """:meth:`predict` on a float64 array whose columns are the schema's, in schema order.
+
+        What scoring uses (:func:`riskcalc.features.feature_matrix` makes the array): no table,
+        no column look-up.
+        """
         horizon = self._horizon(horizon_months)
-        x = select_features(features, FEATURE_NAMES)
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(FEATURE_NAMES):
+            raise ConfigError(
+                "config.invalid",
+                f"a feature matrix has {len(FEATURE_NAMES)} columns in schema order; got shape "
+                f"{x.shape}",
+            )
+        compiled = self.compiled()
+        raw = None if compiled is None else compiled.raw_scores(x)
+        frame = None if raw is not None else pd.DataFrame(x, columns=list(FEATURE_NAMES))
         # Risk within a longer horizon can never be lower than within a shorter one: each horizon
         # has its own classifier, so the reported probability (and each interval bound) is the
         # running maximum over the model's horizons up to the one asked for.
         prob = low = high = np.zeros(len(x))
-        # One OpenMP thread: tree prediction on the few rows of an assessment is dominated by
-        # thread start-up (measured 2.0 s vs 0.22 s per assess on 2 cores; results identical),
-        # and cohorts are parallel across processes (Dask), not threads.
-        with threadpool_limits(1, user_api="openmp"):
+        # One OpenMP thread (scikit-learn path only): tree prediction on the few rows of an
+        # assessment is dominated by thread start-up (measured 2.0 s vs 0.22 s per assess on 2
+        # cores; results identical), and cohorts are parallel across processes, not threads.
+        with threadpool_limits(1, user_api="openmp") if frame is not None else nullcontext():
             for h in (h for h in self.horizons_months if h <= horizon):
-                p_h, low_h, high_h = self._predict_one(x, h)
+                if compiled is not None and raw is not None:
+                    members, inner = _compiled_members(compiled.classifiers[h], raw)
+                else:
+                    members, inner = _sklearn_members(self.models[h], frame)
+                p_h, low_h, high_h = self._interval(members, inner, h)
                 prob, low, high = (
                     np.maximum(prob, p_h),
                     np.maximum(low, low_h),
@@ -119,15 +166,16 @@ class RiskModel:
             horizon_months=horizon,
         )
 
-    def _predict_one(
-        self, x: pd.DataFrame, horizon: int
+    def _interval(
+        self,
+        members: npt.NDArray[np.float64],
+        inner: npt.NDArray[np.float64] | None,
+        horizon: int,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """One horizon's own classifier: probability and interval, no monotonicity across horizons."""
-        clf = self.models[horizon]
-        prob, sd = logit_spread(member_probabilities(clf, x))
-        inner = _recalibrated_inner(clf)
+        """One horizon's own probability and interval, no monotonicity across horizons."""
+        prob, sd = logit_spread(members)
         if inner is not None:  # recalibrated: the spread comes from the original's members
-            _, sd = logit_spread(member_probabilities(inner, x))
+            _, sd = logit_spread(inner)
         low, high = interval(
             prob, sd, scale=self.interval_scale.get(horizon, 1.0), level=self.interval_level
         )
@@ -163,6 +211,25 @@ def feature_ranges(features: pd.DataFrame) -> dict[str, tuple[float, float]]:
             (float(finite.min()), float(finite.max())) if finite.size else (float("nan"),) * 2
         )
     return out
+
+
+def _compiled_members(
+    clf: CompiledClassifier, raw: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    """Member probabilities, and those of the original inside a recalibration (if one)."""
+    inner = clf.inner
+    return clf.member_probabilities(raw), (
+        None if inner is None else inner.member_probabilities(raw)
+    )
+
+
+def _sklearn_members(
+    clf: CalibratedClassifierCV, x: pd.DataFrame | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    """:func:`_compiled_members` through scikit-learn."""
+    assert x is not None
+    inner = _recalibrated_inner(clf)
+    return member_probabilities(clf, x), (None if inner is None else member_probabilities(inner, x))
 
 
 def _recalibrated_inner(clf: CalibratedClassifierCV) -> CalibratedClassifierCV | None:

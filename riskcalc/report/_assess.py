@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
+import numpy.typing as npt
 
 from riskcalc import awakening
 from riskcalc.errors import ConfigError, Issue
-from riskcalc.features import SCHEMA, FeatureGroup, MissingPolicy, feature_frame
+from riskcalc.features import FEATURE_NAMES, SCHEMA, FeatureGroup, MissingPolicy, feature_matrix
 from riskcalc.history import InfectionEpisode, OutcomeKind, PatientHistory
 from riskcalc.report._model import (
     AwakeningSummary,
@@ -46,6 +47,11 @@ _REFERENCE_GROUPS = {
     FeatureGroup.VACCINATION,
     FeatureGroup.TREATMENT,
 }
+
+
+#: One patient's features (schema order) and several patients' (rows).
+Row = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -102,12 +108,12 @@ def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None
 
 
 def _range_issues(
-    features: pd.Series, ranges: dict[str, tuple[float, float]]
+    features: Row, ranges: dict[str, tuple[float, float]]
 ) -> tuple[str | None, list[Issue]]:
     reason: str | None = None
     issues: list[Issue] = []
     for name, (low, high) in ranges.items():
-        value = float(features.get(name, math.nan))
+        value = float(features[_COLUMN[name]]) if name in _COLUMN else math.nan
         if math.isnan(value) or math.isnan(low) or low <= value <= high:
             continue
         text = f"{name} = {value:.3g} is outside the training range [{low:.3g}, {high:.3g}]"
@@ -126,36 +132,36 @@ def _reference_value(name: str) -> float | None:
     return None
 
 
-def _driver_rows(row: pd.DataFrame, background: float) -> tuple[list[str], pd.DataFrame]:
+_REFERENCE = {spec.name: _reference_value(spec.name) for spec in SCHEMA}
+_COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def _driver_rows(row: Row, background: float) -> tuple[list[str], Matrix]:
     """Each present record-derived input, and the row with that input set to its reference."""
     names: list[str] = []
+    columns: list[int] = []
     references: list[float] = []
-    for spec in SCHEMA:
-        value = float(row.iloc[0][spec.name])
-        if spec.name == "awakening_score":
-            reference: float | None = background
-        else:
-            reference = _reference_value(spec.name)
+    for column, spec in enumerate(SCHEMA):
+        value = float(row[column])
+        reference = background if spec.name == "awakening_score" else _REFERENCE[spec.name]
         if reference is None or math.isnan(value) or value == reference:
             continue
         names.append(spec.name)
+        columns.append(column)
         references.append(reference)
-    altered = pd.concat([row] * len(names), ignore_index=True) if names else row.iloc[:0]
-    for i, (name, reference) in enumerate(zip(names, references, strict=True)):
-        altered.loc[i, name] = reference
+    altered = np.tile(row, (len(names), 1))
+    altered[np.arange(len(names)), columns] = references
     return names, altered
 
 
-def _drivers(
-    row: pd.DataFrame, names: list[str], probs: Sequence[float], base: float
-) -> tuple[Driver, ...]:
+def _drivers(row: Row, names: list[str], probs: Sequence[float], base: float) -> tuple[Driver, ...]:
     """Drivers from the probabilities of the altered rows: probability now minus without it."""
     labels = {s.name: s.label for s in SCHEMA}
     drivers = [
         Driver(
             feature=name,
             label=labels[name],
-            value=float(row.iloc[0][name]),
+            value=float(row[_COLUMN[name]]),
             effect_pp=round(float(base - p) * 100, 3),
             direction="raises" if base >= p else "lowers",
         )
@@ -202,16 +208,16 @@ def counterfactual_histories(
     return out
 
 
-def _counterfactual_rows(case: _Case) -> tuple[list[tuple[str, str]], pd.DataFrame]:
+def _counterfactual_rows(case: _Case) -> tuple[list[tuple[str, str]], Matrix]:
     """(name, label) of each hypothetical, and its feature rows."""
     alternatives = counterfactual_histories(case.history, case.as_of)
     names = [(name, label) for name, (label, _) in alternatives.items()]
     histories = [history for _, history in alternatives.values()]
-    return names, feature_frame(histories, [case.as_of] * len(histories))
+    return names, feature_matrix(histories, [case.as_of] * len(histories))
 
 
 def _counterfactuals(
-    names: list[tuple[str, str]], frame: pd.DataFrame, probs: Sequence[float], base: float
+    names: list[tuple[str, str]], frame: Matrix, probs: Sequence[float], base: float
 ) -> tuple[Counterfactual, ...]:
     return tuple(
         Counterfactual(
@@ -219,7 +225,7 @@ def _counterfactuals(
             label=label,
             probability=float(p),
             delta_pp=round(float(p - base) * 100, 3),
-            awakening_score=float(frame["awakening_score"].iloc[i]),
+            awakening_score=float(frame[i, _COLUMN["awakening_score"]]),
         )
         for i, ((name, label), p) in enumerate(zip(names, probs, strict=True))
     )
@@ -227,7 +233,7 @@ def _counterfactuals(
 
 def _details(
     model: RiskModel,
-    cases: Sequence[tuple[_Case, pd.DataFrame, float, float]],
+    cases: Sequence[tuple[_Case, Row, float, float]],
     horizon: int,
 ) -> list[dict[str, Any]]:
     """Drivers and hypotheticals of many patients from ONE prediction over all altered rows.
@@ -243,7 +249,7 @@ def _details(
     frames = [f for _, d, _, c in parts for f in (d, c) if len(f)]
     if not frames:
         return [{"drivers": (), "counterfactuals": ()} for _ in cases]
-    probs = model.predict(pd.concat(frames, ignore_index=True), horizon_months=horizon).probability
+    probs = model.predict_matrix(np.concatenate(frames), horizon_months=horizon).probability
     out, offset = [], 0
     for (_, row, base, _), (driver_names, driver_frame, cf_names, cf_frame) in zip(
         cases, parts, strict=True
@@ -343,13 +349,13 @@ def assess_histories(
         if c.reason is not None
     }
     if scorable:
-        frame = feature_frame([c.history for c in scorable], [c.as_of for c in scorable])
-        prediction = model.predict(frame, horizon_months=horizon)
+        frame = feature_matrix([c.history for c in scorable], [c.as_of for c in scorable])
+        prediction = model.predict_matrix(frame, horizon_months=horizon)
         ranges = dict(model.feature_ranges)
-        detailed: list[tuple[_Case, pd.DataFrame, float, float]] = []
+        detailed: list[tuple[_Case, Row, float, float]] = []
         extras: dict[int, tuple[dict[str, Any], list[Issue]]] = {}
         for i, case in enumerate(scorable):
-            reason, issues = _range_issues(frame.iloc[i], ranges)
+            reason, issues = _range_issues(frame[i], ranges)
             if reason is not None:
                 reports[id(case)] = _report(
                     model, case, status=ReportStatus.NOT_APPLICABLE, reason=reason, issues=issues
@@ -372,8 +378,7 @@ def assess_histories(
                 issues,
             )
             if detail:
-                row = frame.iloc[[i]].reset_index(drop=True)
-                detailed.append((case, row, prob, summary.background))
+                detailed.append((case, frame[i], prob, summary.background))
         for (case, *_), more in zip(detailed, _details(model, detailed, horizon), strict=True):
             extras[id(case)][0].update(more)
         for case in scorable:
@@ -441,9 +446,9 @@ def risk_curve(
     model = model or load_model()
     if not_applicable_reason(history, as_of) is not None:
         return []
-    frame = feature_frame([history], [as_of])
+    frame = feature_matrix([history], [as_of])
     out = []
     for horizon in model.horizons_months:
-        p = model.predict(frame, horizon_months=horizon)
+        p = model.predict_matrix(frame, horizon_months=horizon)
         out.append((horizon, float(p.probability[0]), float(p.low[0]), float(p.high[0])))
     return out

@@ -1,0 +1,105 @@
+"""The compiled predictor gives scikit-learn's numbers exactly (``==``, not ``isclose``)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from riskcalc.features import FEATURE_NAMES
+from riskcalc.model import RiskModel, load_model
+from riskcalc.model._compiled import Unsupported, compile_model
+from riskcalc.model._estimator import fit_calibrated, member_probabilities, recalibrate
+
+
+def _random_features(n: int, seed: int, model: RiskModel | None = None) -> pd.DataFrame:
+    """Rows spread over (and a little past) the training range, 10% missing."""
+    rng = np.random.default_rng(seed)
+    if model is None:
+        low, high = np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES))
+    else:
+        ranges = np.array([model.feature_ranges[n] for n in FEATURE_NAMES])
+        low, high = np.nan_to_num(ranges[:, 0]), np.nan_to_num(ranges[:, 1], nan=1.0)
+    x = low - 0.1 * (high - low) + rng.random((n, len(FEATURE_NAMES))) * 1.2 * (high - low)
+    # some features take few values (flags, counts): ties with split thresholds must match too
+    x[:, ::3] = np.round(x[:, ::3])
+    x[rng.random(x.shape) < 0.1] = np.nan
+    return pd.DataFrame(x, columns=list(FEATURE_NAMES))
+
+
+@functools.cache
+def _small_classifier(method: str, seed: int = 0) -> tuple[CalibratedClassifierCV, pd.DataFrame]:
+    """A small calibrated classifier of the real estimator, fitted once per test session."""
+    x = _random_features(2500, seed)
+    rng = np.random.default_rng(seed + 1)
+    signal = np.nan_to_num(x.iloc[:, 0].to_numpy()) - np.nan_to_num(x.iloc[:, 5].to_numpy())
+    label = (rng.random(len(x)) < 1 / (1 + np.exp(2 - 2 * signal))).astype(np.int8)
+    return fit_calibrated(x, label, np.ones(len(x)), seed=seed, method=method), x
+
+
+def test_default_model_members_equal_scikit_learn() -> None:
+    model = load_model()
+    compiled = compile_model(dict(model.models), FEATURE_NAMES)
+    x = _random_features(3000, seed=7, model=model)
+    raw = compiled.raw_scores(x.to_numpy())
+    for horizon, clf in model.models.items():
+        expected = member_probabilities(clf, x)
+        assert np.array_equal(compiled.classifiers[horizon].member_probabilities(raw), expected)
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_calibration_methods_and_recalibration_equal_scikit_learn(method: str) -> None:
+    clf, x = _small_classifier(method)
+    rng = np.random.default_rng(3)
+    label = (rng.random(len(x)) < 0.3).astype(np.int8)
+    recalibrated = recalibrate(clf, x, label, np.ones(len(x)), method=method)
+    compiled = compile_model({12: clf, 24: recalibrated}, FEATURE_NAMES)
+    fresh = _random_features(2000, seed=11)
+    raw = compiled.raw_scores(fresh.to_numpy())
+    assert np.array_equal(
+        compiled.classifiers[12].member_probabilities(raw), member_probabilities(clf, fresh)
+    )
+    outer = compiled.classifiers[24]
+    assert outer.inner is not None
+    assert np.array_equal(outer.probability(raw), recalibrated.predict_proba(fresh)[:, 1])
+    assert np.array_equal(outer.inner.probability(raw), clf.predict_proba(fresh)[:, 1])
+
+
+def test_risk_model_predicts_the_same_compiled_or_not() -> None:
+    model = load_model()
+    assert model.compiled() is not None
+    plain = dataclasses.replace(model)
+    plain._compile_tried = True  # as if compiling had failed: scikit-learn's path
+    assert plain.compiled() is None
+    x = _random_features(500, seed=5, model=model)
+    for horizon in model.horizons_months:
+        fast, slow = (m.predict(x, horizon_months=horizon) for m in (model, plain))
+        assert np.array_equal(fast.probability, slow.probability)
+        assert np.array_equal(fast.low, slow.low)
+        assert np.array_equal(fast.high, slow.high)
+
+
+def test_an_unsupported_pipeline_falls_back_to_scikit_learn() -> None:
+    clf, x = copy.deepcopy(_small_classifier("sigmoid"))
+    member = clf.calibrated_classifiers_[0]
+    member.estimator = Pipeline([("scale", StandardScaler().fit(x)), *member.estimator.steps])
+    with pytest.raises(Unsupported):
+        compile_model({24: clf}, FEATURE_NAMES)
+
+
+def test_many_rows_are_chunked_with_the_same_result() -> None:
+    model = load_model()
+    compiled = model.compiled()
+    assert compiled is not None
+    x = _random_features(3000, seed=9, model=model).to_numpy()
+    whole = compiled.raw_scores(x)
+    pieces = np.concatenate([compiled.raw_scores(x[i : i + 7]) for i in range(0, len(x), 7)])
+    assert np.array_equal(whole, pieces)
+    assert compiled.raw_scores(x[:0]).shape == (0, compiled.forests.n_pipelines)
