@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -163,10 +164,30 @@ def run(args: argparse.Namespace) -> int:
             settings = settings.model_copy(update={"replay_store": Path(tmp) / "jti.sqlite"})
         create_app(settings)  # fail here, once, on bad settings or a missing model
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
-        uvicorn.run(
-            "riskcalc.service._app:app_from_environment",
-            factory=True,
-            workers=args.workers,
-            **common,
+        _run_workers(
+            uvicorn.Config(
+                "riskcalc.service._app:app_from_environment",
+                factory=True,
+                workers=args.workers,
+                **common,
+            )
         )
     return 0
+
+
+def _run_workers(config: Any) -> None:
+    """``uvicorn.run`` with workers, with Nagle's algorithm off on every connection.
+
+    uvicorn binds the shared socket as ``socket.socket(family)`` (protocol 0), so asyncio, which
+    sets ``TCP_NODELAY`` only on sockets whose protocol is ``IPPROTO_TCP``, leaves Nagle on in the
+    workers: an answer written in two parts (head, then body) then waits for the client's delayed
+    ACK, 40 ms on Linux. Measured: a trivial ``GET /cds-services`` took 44 ms with 2 workers and
+    0.9 ms with one process. Linux copies ``TCP_NODELAY`` from the listening socket to the sockets
+    ``accept`` returns, so setting it once here fixes every worker.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
