@@ -12,8 +12,8 @@ Exactness: each step mirrors scikit-learn's own code, so the outputs are equal, 
 - ``SimpleImputer(add_indicator=True)``: NaN replaced by the fitted statistic, then the
   missing-indicator columns (0/1) appended;
 - ``HistGradientBoostingClassifier.decision_function``: from the baseline, each tree's leaf value
-  added in order (float64); at a split NaN follows ``missing_go_to_left``, else ``x <=
-  num_threshold`` goes left;
+  added in order (float64); at a split ``x <= num_threshold`` goes left (the imputer leaves no
+  NaN, so ``missing_go_to_left`` never applies);
 - ``CalibratedClassifierCV``: each member's calibrator maps the score (``decision_function``, or
   for a recalibrated model the inner ensemble's probability) to a probability; isotonic
   calibrators clip to their fitted range and interpolate with their own fitted function.
@@ -50,11 +50,14 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class _Forests:
-    """Every boosted pipeline of a model: imputers and trees in flat arrays, walked together.
+    """Boosted pipelines: imputers and trees in flat arrays, walked together.
 
     Pipeline ``p`` reads its imputed copy of the features from columns ``p*F .. p*F+F-1`` of the
     wide input and its missing indicators from the block after all imputed copies; its trees are
     ``p*L .. p*L+L-1`` (padded with a zero leaf up to ``L``, the most trees of any pipeline).
+    Nodes are numbered so that an internal node's children are ``first_child`` (left) and
+    ``first_child + 1`` (right); a leaf is its own first child with a threshold of +inf, so that
+    the walk stays on it.
     """
 
     n_features: int
@@ -64,9 +67,7 @@ class _Forests:
     roots: npt.NDArray[np.intp]  # (P * L,)
     feature: npt.NDArray[np.intp]  # per node: column of the wide input
     threshold: Floats
-    missing_left: npt.NDArray[np.bool_]
-    left: npt.NDArray[np.intp]  # leaves point to themselves
-    right: npt.NDArray[np.intp]
+    first_child: npt.NDArray[np.intp]
     value: Floats
     depth: int
     trees_per_pipeline: int
@@ -91,14 +92,14 @@ class _Forests:
         wide = np.concatenate(
             [imputed.reshape(n, -1), missing[:, self.indicator_columns].astype(np.float64)], axis=1
         )
+        flat = wide.ravel()
+        offset = (np.arange(n) * wide.shape[1])[:, None]
         node = np.broadcast_to(self.roots, (n, len(self.roots)))
-        rows = np.arange(n)[:, None]
         for _ in range(self.depth):
-            values = wide[rows, self.feature[node]]
-            go_left = np.where(
-                np.isnan(values), self.missing_left[node], values <= self.threshold[node]
-            )
-            node = np.where(go_left, self.left[node], self.right[node])
+            # imputation left no NaN (no statistic is NaN, see _check_pipeline), so a split's
+            # missing-value direction never applies and "not x <= threshold" is "x > threshold"
+            go_right = flat[offset + self.feature[node]] > self.threshold[node]
+            node = self.first_child[node] + go_right
         leaves = self.value[node].reshape(n, self.n_pipelines, self.trees_per_pipeline)
         # scikit-learn starts from the baseline and adds the trees one by one, in order; a
         # running (sequential) sum gives the same float64 result bit for bit
@@ -163,26 +164,34 @@ class CompiledClassifier:
 
 
 @dataclass(frozen=True)
-class CompiledModel:
-    """Every horizon's classifier over one shared walk of all trees."""
+class CompiledHorizon:
+    """One horizon's classifier and the trees it reads (including a recalibrated one's inner)."""
 
     forests: _Forests
-    classifiers: dict[int, CompiledClassifier]
+    classifier: CompiledClassifier
 
     def raw_scores(self, x: Floats) -> Floats:
         """Every pipeline's score for each row of ``x`` (schema features, float64)."""
         return self.forests.raw_scores(np.ascontiguousarray(x, dtype=np.float64))
 
 
+@dataclass(frozen=True)
+class CompiledModel:
+    """Every horizon's classifier, compiled; a prediction walks only the horizons it needs."""
+
+    horizons: dict[int, CompiledHorizon]
+
+
 def compile_model(
     models: dict[int, CalibratedClassifierCV], feature_names: Sequence[str]
 ) -> CompiledModel:
     """Compile each horizon's ``CalibratedClassifierCV``; raises :class:`Unsupported` if unable."""
-    pipelines: list[Pipeline] = []
-    classifiers = {
-        h: _compile_classifier(clf, pipelines, tuple(feature_names)) for h, clf in models.items()
-    }
-    return CompiledModel(_flatten(pipelines, len(feature_names)), classifiers)
+    out = {}
+    for horizon, clf in models.items():
+        pipelines: list[Pipeline] = []
+        classifier = _compile_classifier(clf, pipelines, tuple(feature_names))
+        out[horizon] = CompiledHorizon(_flatten(pipelines, len(feature_names)), classifier)
+    return CompiledModel(out)
 
 
 def _compile_classifier(
@@ -223,6 +232,7 @@ def _check_pipeline(pipeline: Pipeline, names: tuple[str, ...]) -> None:
         and booster.n_trees_per_iteration_ == 1
         and list(booster.classes_) == [0, 1]
         and np.isnan(imputer.missing_values)
+        and not np.isnan(np.asarray(imputer.statistics_, dtype=np.float64)).any()
     ):
         raise Unsupported("pipeline settings")
     if any(node_set.nodes["is_categorical"].any() for (node_set,) in booster._predictors):
@@ -243,52 +253,63 @@ def _flatten(pipelines: list[Pipeline], n_features: int) -> _Forests:
         )
     indicator_start = np.cumsum([0, *(len(i) for i in indicators)])
     # node 0: the zero leaf that pads pipelines with fewer trees
-    arrays: dict[str, list[Any]] = {
-        k: [np.zeros(1, dtype)]
-        for k, dtype in (
-            ("feature", np.intp),
-            ("threshold", np.float64),
-            ("missing_left", np.bool_),
-            ("left", np.intp),
-            ("right", np.intp),
-            ("value", np.float64),
-        )
+    columns: dict[str, list[Any]] = {
+        "feature": [0],
+        "threshold": [np.inf],
+        "first_child": [0],
+        "value": [0.0],
     }
     roots = np.zeros(p_count * per_pipeline, np.intp)
-    offset, depth = 1, 0
+    depth = 0
     for p, pipeline in enumerate(pipelines):
         for t, (predictor,) in enumerate(pipeline[-1]._predictors):
-            nodes = predictor.nodes
-            leaf = nodes["is_leaf"].astype(bool)
-            own = np.arange(len(nodes))
-            column = np.asarray(nodes["feature_idx"], np.intp)
-            wide = np.where(
-                column < n_features,
-                p * n_features + column,
-                p_count * n_features + indicator_start[p] + (column - n_features),
-            )
-            arrays["feature"].append(np.where(leaf, 0, wide))
-            arrays["threshold"].append(np.asarray(nodes["num_threshold"], np.float64))
-            arrays["missing_left"].append(nodes["missing_go_to_left"].astype(bool))
-            arrays["left"].append(offset + np.where(leaf, own, nodes["left"]))
-            arrays["right"].append(offset + np.where(leaf, own, nodes["right"]))
-            arrays["value"].append(np.asarray(nodes["value"], np.float64))
-            roots[p * per_pipeline + t] = offset
-            offset += len(nodes)
-            depth = max(depth, int(nodes["depth"].max()))
-    flat = {k: np.concatenate(v) for k, v in arrays.items()}
+            roots[p * per_pipeline + t] = len(columns["value"])
+            _append_tree(predictor.nodes, columns, p, p_count, n_features, indicator_start[p])
+            depth = max(depth, int(predictor.nodes["depth"].max()))
     return _Forests(
         n_features=n_features,
         statistics=statistics,
         indicator_columns=np.concatenate(indicators) if indicators else np.zeros(0, np.intp),
         baseline=np.array([float(p[-1]._baseline_prediction[0, 0]) for p in pipelines]),
         roots=roots,
-        feature=flat["feature"],
-        threshold=flat["threshold"],
-        missing_left=flat["missing_left"],
-        left=flat["left"],
-        right=flat["right"],
-        value=flat["value"],
+        feature=np.array(columns["feature"], np.intp),
+        threshold=np.array(columns["threshold"], np.float64),
+        first_child=np.array(columns["first_child"], np.intp),
+        value=np.array(columns["value"], np.float64),
         depth=depth,
         trees_per_pipeline=per_pipeline,
     )
+
+
+def _append_tree(
+    nodes: Any,
+    columns: dict[str, list[Any]],
+    pipeline: int,
+    n_pipelines: int,
+    n_features: int,
+    indicator_start: int,
+) -> None:
+    """Append one tree, renumbered breadth-first so that siblings are adjacent."""
+    start = len(columns["value"])
+    order = [0]  # scikit-learn node ids in the new order
+    for old in order:  # grows while it is walked: breadth-first
+        if not nodes["is_leaf"][old]:
+            order += [int(nodes["left"][old]), int(nodes["right"][old])]
+    new_id = {old: start + i for i, old in enumerate(order)}
+    for old in order:
+        node = nodes[old]
+        if node["is_leaf"]:
+            columns["feature"].append(0)
+            columns["threshold"].append(np.inf)
+            columns["first_child"].append(new_id[old])
+        else:
+            column = int(node["feature_idx"])
+            columns["feature"].append(
+                pipeline * n_features + column
+                if column < n_features
+                else n_pipelines * n_features + indicator_start + column - n_features
+            )
+            columns["threshold"].append(float(node["num_threshold"]))
+            columns["first_child"].append(new_id[int(node["left"])])
+            assert new_id[int(node["right"])] == new_id[int(node["left"])] + 1
+        columns["value"].append(float(node["value"]))

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from riskcalc.errors import ConfigError
 from riskcalc.features import FEATURE_NAMES, INFECTION_FEATURES
 from riskcalc.model._compiled import (
-    CompiledClassifier,
+    CompiledHorizon,
     CompiledModel,
     Unsupported,
     compile_model,
@@ -136,8 +136,7 @@ class RiskModel:
                 f"{x.shape}",
             )
         compiled = self.compiled()
-        raw = None if compiled is None else compiled.raw_scores(x)
-        frame = None if raw is not None else pd.DataFrame(x, columns=list(FEATURE_NAMES))
+        frame = None if compiled is not None else pd.DataFrame(x, columns=list(FEATURE_NAMES))
         # Risk within a longer horizon can never be lower than within a shorter one: each horizon
         # has its own classifier, so the reported probability (and each interval bound) is the
         # running maximum over the model's horizons up to the one asked for.
@@ -145,10 +144,10 @@ class RiskModel:
         # One OpenMP thread (scikit-learn path only): tree prediction on the few rows of an
         # assessment is dominated by thread start-up (measured 2.0 s vs 0.22 s per assess on 2
         # cores; results identical), and cohorts are parallel across processes, not threads.
-        with threadpool_limits(1, user_api="openmp") if frame is not None else nullcontext():
+        with threadpool_limits(1, user_api="openmp") if compiled is None else nullcontext():
             for h in (h for h in self.horizons_months if h <= horizon):
-                if compiled is not None and raw is not None:
-                    members, inner = _compiled_members(compiled.classifiers[h], raw)
+                if compiled is not None:
+                    members, inner = _compiled_members(compiled.horizons[h], x)
                 else:
                     members, inner = _sklearn_members(self.models[h], frame)
                 p_h, low_h, high_h = self._interval(members, inner, h)
@@ -214,9 +213,11 @@ def feature_ranges(features: pd.DataFrame) -> dict[str, tuple[float, float]]:
 
 
 def _compiled_members(
-    clf: CompiledClassifier, raw: npt.NDArray[np.float64]
+    horizon: CompiledHorizon, x: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
     """Member probabilities, and those of the original inside a recalibration (if one)."""
+    raw = horizon.raw_scores(x)
+    clf = horizon.classifier
     inner = clf.inner
     return clf.member_probabilities(raw), (
         None if inner is None else inner.member_probabilities(raw)

@@ -231,40 +231,34 @@ def _counterfactuals(
     )
 
 
-def _details(
-    model: RiskModel,
-    cases: Sequence[tuple[_Case, Row, float, float]],
-    horizon: int,
-) -> list[dict[str, Any]]:
-    """Drivers and hypotheticals of many patients from ONE prediction over all altered rows.
+@dataclass(frozen=True)
+class _Detail:
+    """The altered feature rows behind one patient's drivers and hypotheticals."""
 
-    Each case is (case, its feature row, its probability, its awakening background). Batching
-    matters: every ``predict`` call has a fixed cost far above the per-row cost.
-    """
-    parts = []
-    for case, row, _, background in cases:
-        driver_names, driver_frame = _driver_rows(row, background)
-        cf_names, cf_frame = _counterfactual_rows(case)
-        parts.append((driver_names, driver_frame, cf_names, cf_frame))
-    frames = [f for _, d, _, c in parts for f in (d, c) if len(f)]
-    if not frames:
-        return [{"drivers": (), "counterfactuals": ()} for _ in cases]
-    probs = model.predict_matrix(np.concatenate(frames), horizon_months=horizon).probability
-    out, offset = [], 0
-    for (_, row, base, _), (driver_names, driver_frame, cf_names, cf_frame) in zip(
-        cases, parts, strict=True
-    ):
-        n_d, n_c = len(driver_frame), len(cf_frame)
-        d_probs = probs[offset : offset + n_d]
-        c_probs = probs[offset + n_d : offset + n_d + n_c]
-        offset += n_d + n_c
-        out.append(
-            {
-                "drivers": _drivers(row, driver_names, list(d_probs), base),
-                "counterfactuals": _counterfactuals(cf_names, cf_frame, list(c_probs), base),
-            }
-        )
-    return out
+    driver_names: list[str]
+    driver_rows: Matrix
+    counterfactual_names: list[tuple[str, str]]
+    counterfactual_rows: Matrix
+
+    @classmethod
+    def of(cls, case: _Case, row: Row, background: float) -> _Detail:
+        driver_names, driver_rows = _driver_rows(row, background)
+        cf_names, cf_rows = _counterfactual_rows(case)
+        return cls(driver_names, driver_rows, cf_names, cf_rows)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.driver_rows) + len(self.counterfactual_rows)
+
+    def results(self, row: Row, probs: Sequence[float], base: float) -> dict[str, Any]:
+        """Drivers and counterfactuals from the probabilities of this detail's rows, in order."""
+        n_d = len(self.driver_rows)
+        return {
+            "drivers": _drivers(row, self.driver_names, probs[:n_d], base),
+            "counterfactuals": _counterfactuals(
+                self.counterfactual_names, self.counterfactual_rows, probs[n_d:], base
+            ),
+        }
 
 
 def _awakening_summary(history: PatientHistory, as_of: dt.date) -> AwakeningSummary:
@@ -350,10 +344,11 @@ def assess_histories(
     }
     if scorable:
         frame = feature_matrix([c.history for c in scorable], [c.as_of for c in scorable])
-        prediction = model.predict_matrix(frame, horizon_months=horizon)
         ranges = dict(model.feature_ranges)
-        detailed: list[tuple[_Case, Row, float, float]] = []
-        extras: dict[int, tuple[dict[str, Any], list[Issue]]] = {}
+        # Everything each report needs before the model: applicability, the awakening summary,
+        # the altered rows of drivers and hypotheticals. Then ONE prediction over the patients'
+        # rows and all altered rows: every call has a fixed cost far above the per-row cost.
+        ready: list[tuple[int, _Case, list[Issue], AwakeningSummary, _Detail | None]] = []
         for i, case in enumerate(scorable):
             reason, issues = _range_issues(frame[i], ranges)
             if reason is not None:
@@ -361,32 +356,32 @@ def assess_histories(
                     model, case, status=ReportStatus.NOT_APPLICABLE, reason=reason, issues=issues
                 )
                 continue
-            prob = float(prediction.probability[i])
             summary = _awakening_summary(case.history, case.as_of)
-            extras[id(case)] = (
-                {
-                    "risk": RiskEstimate(
-                        probability=prob,
-                        interval_low=float(prediction.low[i]),
-                        interval_high=float(prediction.high[i]),
-                        interval_level=prediction.level,
-                        interval_method=prediction.method,
-                        horizon_months=horizon,
-                    ),
-                    "awakening": summary,
-                },
-                issues,
+            extra = _Detail.of(case, frame[i], summary.background) if detail else None
+            ready.append((i, case, issues, summary, extra))
+        altered = [m for *_, d in ready if d for m in (d.driver_rows, d.counterfactual_rows)]
+        prediction = model.predict_matrix(np.concatenate([frame, *altered]), horizon_months=horizon)
+        probs = prediction.probability.tolist()
+        offset = len(frame)
+        for i, case, issues, summary, extra in ready:
+            prob = probs[i]
+            fields: dict[str, Any] = {
+                "risk": RiskEstimate(
+                    probability=prob,
+                    interval_low=float(prediction.low[i]),
+                    interval_high=float(prediction.high[i]),
+                    interval_level=prediction.level,
+                    interval_method=prediction.method,
+                    horizon_months=horizon,
+                ),
+                "awakening": summary,
+            }
+            if extra is not None:
+                fields |= extra.results(frame[i], probs[offset : offset + extra.n_rows], prob)
+                offset += extra.n_rows
+            reports[id(case)] = _report(
+                model, case, status=ReportStatus.OK, extra=fields, issues=issues
             )
-            if detail:
-                detailed.append((case, frame[i], prob, summary.background))
-        for (case, *_), more in zip(detailed, _details(model, detailed, horizon), strict=True):
-            extras[id(case)][0].update(more)
-        for case in scorable:
-            if id(case) in extras:
-                extra, issues = extras[id(case)]
-                reports[id(case)] = _report(
-                    model, case, status=ReportStatus.OK, extra=extra, issues=issues
-                )
     return [reports[id(c)] for c in cases]
 
 

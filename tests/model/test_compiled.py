@@ -48,10 +48,11 @@ def test_default_model_members_equal_scikit_learn() -> None:
     model = load_model()
     compiled = compile_model(dict(model.models), FEATURE_NAMES)
     x = _random_features(3000, seed=7, model=model)
-    raw = compiled.raw_scores(x.to_numpy())
     for horizon, clf in model.models.items():
         expected = member_probabilities(clf, x)
-        assert np.array_equal(compiled.classifiers[horizon].member_probabilities(raw), expected)
+        part = compiled.horizons[horizon]
+        raw = part.raw_scores(x.to_numpy())
+        assert np.array_equal(part.classifier.member_probabilities(raw), expected)
 
 
 @pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
@@ -62,11 +63,13 @@ def test_calibration_methods_and_recalibration_equal_scikit_learn(method: str) -
     recalibrated = recalibrate(clf, x, label, np.ones(len(x)), method=method)
     compiled = compile_model({12: clf, 24: recalibrated}, FEATURE_NAMES)
     fresh = _random_features(2000, seed=11)
-    raw = compiled.raw_scores(fresh.to_numpy())
+    plain = compiled.horizons[12]
     assert np.array_equal(
-        compiled.classifiers[12].member_probabilities(raw), member_probabilities(clf, fresh)
+        plain.classifier.member_probabilities(plain.raw_scores(fresh.to_numpy())),
+        member_probabilities(clf, fresh),
     )
-    outer = compiled.classifiers[24]
+    raw = compiled.horizons[24].raw_scores(fresh.to_numpy())
+    outer = compiled.horizons[24].classifier
     assert outer.inner is not None
     assert np.array_equal(outer.probability(raw), recalibrated.predict_proba(fresh)[:, 1])
     assert np.array_equal(outer.inner.probability(raw), clf.predict_proba(fresh)[:, 1])
@@ -98,8 +101,9 @@ def test_many_rows_are_chunked_with_the_same_result() -> None:
     model = load_model()
     compiled = model.compiled()
     assert compiled is not None
+    part = compiled.horizons[model.default_horizon_months]
     x = _random_features(3000, seed=9, model=model).to_numpy()
-    whole = compiled.raw_scores(x)
-    pieces = np.concatenate([compiled.raw_scores(x[i : i + 7]) for i in range(0, len(x), 7)])
+    whole = part.raw_scores(x)
+    pieces = np.concatenate([part.raw_scores(x[i : i + 7]) for i in range(0, len(x), 7)])
     assert np.array_equal(whole, pieces)
-    assert compiled.raw_scores(x[:0]).shape == (0, compiled.forests.n_pipelines)
+    assert part.raw_scores(x[:0]).shape == (0, part.forests.n_pipelines)
