@@ -21,3 +21,16 @@ def test_error_categories_subclass_builtins() -> None:
     err = riskcalc.InputError("input.json_syntax", "bad", location="line 3")
     assert err.code == "input.json_syntax"
     assert "line 3" in str(err)
+
+
+def test_import_riskcalc_leaves_the_heavy_libraries_unloaded() -> None:
+    """pandas, pyarrow and scikit-learn load when used, not on `import riskcalc` (0.5 s saved)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, riskcalc; "
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'sklearn', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

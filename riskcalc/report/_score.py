@@ -18,37 +18,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from riskcalc.errors import ConfigError
 from riskcalc.history import PatientHistory, ReadFailure
 from riskcalc.report._assess import assess_histories
 from riskcalc.report._model import ReportStatus, RiskReport
 
 if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
     from riskcalc.fhir import Source
     from riskcalc.model import RiskModel
 
-#: Columns of the scores file, in order.
-SCORE_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "status",
-    "probability",
-    "interval_low",
-    "interval_high",
-    "horizon_months",
-    "awakening_score",
-    "hazard_multiplier",
-    "n_infections",
-    "not_applicable_reason",
-    "n_warnings",
-    "as_of",
-    "model_id",
-    "model_version",
-)
-#: Columns of the errors file, in order.
+#: Columns of the scores file, in order, with their Arrow types (Parquet output).
+SCORE_TYPES: dict[str, str] = {
+    "patient_id": "string",
+    "status": "string",
+    "probability": "float64",
+    "interval_low": "float64",
+    "interval_high": "float64",
+    "horizon_months": "int64",
+    "awakening_score": "float64",
+    "hazard_multiplier": "float64",
+    "n_infections": "int64",
+    "not_applicable_reason": "string",
+    "n_warnings": "int64",
+    "as_of": "string",
+    "model_id": "string",
+    "model_version": "string",
+}
+SCORE_COLUMNS: tuple[str, ...] = tuple(SCORE_TYPES)
+#: Columns of the errors file, in order (all text).
 ERROR_COLUMNS: tuple[str, ...] = ("patient_id", "code", "message", "location", "resource_id")
+ERROR_TYPES: dict[str, str] = dict.fromkeys(ERROR_COLUMNS, "string")
 
 CHUNK_PATIENTS = 256
 
@@ -130,22 +131,26 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class _TableWriter:
     """Streams rows to a .csv or .parquet file (the format follows the suffix)."""
 
-    def __init__(self, path: Path, columns: Sequence[str], schema: pa.Schema) -> None:
-        self._schema = schema
+    def __init__(self, path: Path, types: dict[str, str]) -> None:
         self._pq: pq.ParquetWriter | None = None
         self._handle: IO[str] | None = None
         if path.suffix == ".parquet":
-            self._pq = pq.ParquetWriter(path, schema)
+            import pyarrow as pa  # here: `import riskcalc` should not load pyarrow
+            import pyarrow.parquet as pq
+
+            self._table = pa.Table
+            self._schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in types.items()])
+            self._pq = pq.ParquetWriter(path, self._schema)
         else:
             self._handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-            self._csv = csv.DictWriter(self._handle, fieldnames=list(columns))
+            self._csv = csv.DictWriter(self._handle, fieldnames=list(types))
             self._csv.writeheader()
 
     def write(self, rows: list[Row]) -> None:
         if not rows:
             return
         if self._pq is not None:
-            self._pq.write_table(pa.Table.from_pylist(rows, schema=self._schema))
+            self._pq.write_table(self._table.from_pylist(rows, schema=self._schema))
         else:
             self._csv.writerows(rows)
 
@@ -154,27 +159,6 @@ class _TableWriter:
             self._pq.close()
         if self._handle is not None:
             self._handle.close()
-
-
-SCORE_SCHEMA = pa.schema(
-    [
-        ("patient_id", pa.string()),
-        ("status", pa.string()),
-        ("probability", pa.float64()),
-        ("interval_low", pa.float64()),
-        ("interval_high", pa.float64()),
-        ("horizon_months", pa.int64()),
-        ("awakening_score", pa.float64()),
-        ("hazard_multiplier", pa.float64()),
-        ("n_infections", pa.int64()),
-        ("not_applicable_reason", pa.string()),
-        ("n_warnings", pa.int64()),
-        ("as_of", pa.string()),
-        ("model_id", pa.string()),
-        ("model_version", pa.string()),
-    ]
-)
-ERROR_SCHEMA = pa.schema([(name, pa.string()) for name in ERROR_COLUMNS])
 
 
 def errors_path_for(out: Path) -> Path:
@@ -224,8 +208,8 @@ def write_results(
     errors_out = errors_path_for(out)
     scored = not_applicable = failed = 0
     with atomic_outputs(out, errors_out) as (tmp_scores, tmp_errors):
-        scores = _TableWriter(tmp_scores, SCORE_COLUMNS, SCORE_SCHEMA)
-        errors = _TableWriter(tmp_errors, ERROR_COLUMNS, ERROR_SCHEMA)
+        scores = _TableWriter(tmp_scores, SCORE_TYPES)
+        errors = _TableWriter(tmp_errors, ERROR_TYPES)
         try:
             for rows, error_rows in results:
                 scores.write(rows)
