@@ -115,7 +115,11 @@ def _calibrator(calibrator: Any) -> Callable[[Floats], Floats]:
     if isinstance(calibrator, _SigmoidCalibration):
         a, b = float(calibrator.a_), float(calibrator.b_)
         return lambda t: np.asarray(expit(-(a * t + b)), dtype=np.float64)
-    if isinstance(calibrator, IsotonicRegression) and calibrator.out_of_bounds == "clip":
+    if (
+        isinstance(calibrator, IsotonicRegression)
+        and calibrator.out_of_bounds == "clip"
+        and calibrator.X_thresholds_.dtype == np.float64  # else scikit-learn casts the scores
+    ):
         low, high, f = calibrator.X_min_, calibrator.X_max_, calibrator.f_
         return lambda t: np.asarray(f(np.clip(t, low, high)), dtype=np.float64)
     raise Unsupported(f"calibrator {type(calibrator).__name__}")
