@@ -319,7 +319,8 @@ def combine_depth(summaries: Iterable[DepthSummary]) -> int:
             peak = depth + top if peak is None else max(peak, depth + top)
         depth += net
         inside ^= s.quote_parity
-    return 0 if peak is None else peak
+    # like max_depth: nesting never counts below zero (text that closes more than it opens)
+    return 0 if peak is None else max(peak, 0)
 
 
 @dataclass
