@@ -25,7 +25,7 @@ from riskcalc.fhir._group import (
     group,
     issue_key,
 )
-from riskcalc.fhir._source import Unit, iter_units
+from riskcalc.fhir._source import Unit, gc_paused, iter_units
 from riskcalc.history import PatientHistory, ReadFailure
 
 __all__ = ["Source", "read_histories", "read_history"]
@@ -101,7 +101,16 @@ def read_history(
         ``input.patient_not_found``, ``input.several_patients``, limits …; a folder file that
         cannot be read fails the whole call.
     """
-    today = today or dt.date.today()
+    # The collector is paused for the whole read, and the parsed JSON freed before it resumes:
+    # the tree holds no cycles, and a collection after the parse would walk every container of
+    # it once more for nothing (DESIGN.md §10; docs/performance.md).
+    with gc_paused():
+        return _read_history(source, patient_id, limits, today or dt.date.today())
+
+
+def _read_history(
+    source: Source, patient_id: str | None, limits: Limits, today: dt.date
+) -> PatientHistory:
     found: list[PatientHistory] = []
     ids: list[str] = []
     labels: list[str] = []
