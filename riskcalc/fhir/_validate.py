@@ -7,9 +7,11 @@ parsing it.
 Validation is memoised by *shape* (docs/performance.md). Resources of one kind differ mostly
 in a few primitive values (ids, references, dates), while fhir.resources' cost (~100–300 µs a
 resource) lies in building the nested models. So a resource's key is its JSON with those values
-blanked, each blanked value having first passed fhir.resources' own validator of that field's
-type (``Id``, ``String``, ``DateTime``, ``Date``, ``Instant``); a value that fails is kept in the
-key, so the full validation then reports it. Everything fhir.resources checks beyond one value
+blanked: each value that passes fhir.resources' own validator of its field's type (``Id``,
+``String``, ``DateTime``, ``Date``, ``Instant``) is replaced by a fixed valid value of that type
+(its marker); a value that fails is kept in the key, so the full validation then reports it (and
+it cannot equal a marker, which is valid). Data that is not plain JSON (a ``datetime``, a tuple,
+an Enum, a NaN in a dict source) has no key and is validated whole. Everything fhir.resources checks beyond one value
 (required elements, choice types, unknown elements, nulls in lists) depends on the structure and
 the values kept, which the key holds exactly; FHIRPath invariants are not checked by
 fhir.resources at all (stack-notes). So two resources with the same key get the same verdict,
@@ -19,7 +21,9 @@ and the first one of each key is validated whole by fhir.resources.
 from __future__ import annotations
 
 import functools
+import math
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,14 +37,7 @@ _ABSTRACT = frozenset({Resource, DomainResource})
 _LEAF_MARKERS = frozenset({"Id", "String", "DateTime", "Date", "Instant"})
 #: Verdicts kept (key -> error text or None); the memo is cleared when it grows past this.
 MEMO_SIZE = 16_384
-_memo: dict[tuple[bytes, tuple[tuple[str, ...], ...]], str | None] = {}
-#: orjson refuses (instead of converting) datetimes, dataclasses and subclasses of str/int/dict:
-#: a resource that is not plain JSON data is validated whole, never memoised.
-_DUMPS_OPTS = (
-    orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-)
+_memo: dict[bytes, str | None] = {}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -130,18 +127,66 @@ def _fields(model: Any) -> dict[str, Any]:
 
 
 _LEAF, _ONE, _MANY, _OTHER = 0, 1, 2, 3
-#: model -> JSON key -> (what the key holds, its validator or element model), filled lazily
+#: A blanked value is replaced by the first of these its field's type accepts (its marker).
+_MARKER_CANDIDATES = ("x", "2000-01-01T00:00:00Z", "2000")
+#: Leaf verdicts kept per field type (value -> valid); each cache is cleared past this size.
+_LEAF_CACHE_SIZE = 65_536
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """A blankable primitive field: its validator, its marker and the verdicts seen so far."""
+
+    adapter: TypeAdapter[Any]
+    marker: str
+    verdicts: dict[str, bool]
+
+    def valid(self, value: str) -> bool:
+        ok = self.verdicts.get(value)
+        if ok is None:
+            if len(self.verdicts) >= _LEAF_CACHE_SIZE:
+                self.verdicts.clear()
+            ok = self.verdicts[value] = _passes(self.adapter, value)
+        return ok
+
+
+#: model -> JSON key -> (what the key holds, its _Leaf or element model), filled lazily
 _PLANS: dict[Any, dict[str, tuple[int, Any]]] = {}
+#: One _Leaf per field type, shared by every field of that type.
+_LEAVES: dict[Any, _Leaf | None] = {}
+
+
+def _passes(adapter: TypeAdapter[Any], value: str) -> bool:
+    try:
+        adapter.validate_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _leaf(annotation: Any) -> _Leaf | None:
+    """The shared _Leaf of a primitive field type; None if no marker is valid for it."""
+    try:
+        return _LEAVES[annotation]
+    except KeyError:
+        pass
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    marker = next((m for m in _MARKER_CANDIDATES if _passes(adapter, m)), None)
+    leaf = None if marker is None else _Leaf(adapter, marker, {})
+    _LEAVES[annotation] = leaf
+    return leaf
 
 
 def _action(model: Any, plan: dict[str, tuple[int, Any]], key: str) -> tuple[int, Any]:
     """What a model's field at JSON key ``key`` is for blanking: a blankable primitive (with
-    its validator), a single or repeated complex element (with its model), or anything else."""
+    its _Leaf), a single or repeated complex element (with its model), or anything else."""
     info = _fields(model).get(key)
     act: tuple[int, Any] = (_OTHER, None)
     if info is not None:
         if _leaf_marker(info.annotation) is not None:
-            act = (_LEAF, TypeAdapter(info.annotation))
+            leaf = _leaf(info.annotation)
+            if leaf is not None:
+                act = (_LEAF, leaf)
         elif (one := _complex_model(info.annotation, many=False)) is not None:
             act = (_ONE, one)
         elif (many := _complex_model(info.annotation, many=True)) is not None:
@@ -150,60 +195,79 @@ def _action(model: Any, plan: dict[str, tuple[int, Any]], key: str) -> tuple[int
     return act
 
 
-@functools.lru_cache(maxsize=65_536)
-def _leaf_ok(adapter: TypeAdapter[Any], value: str) -> bool:
-    try:
-        adapter.validate_python(value)
-    except (ValidationError, ValueError, TypeError):
-        return False
-    return True
+class _NotPlain(Exception):
+    """The resource holds something that is not plain JSON data."""
 
 
-def _blank(
-    value: dict[str, Any], model: Any, path: tuple[str, ...], blanked: list[tuple[str, ...]]
-) -> dict[str, Any]:
-    """A copy of ``value`` (an instance of ``model``) with its valid primitive values blanked
-    (None), at any depth of complex elements; the paths blanked appended to ``blanked``."""
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _check_plain(value: Any) -> None:
+    """Raise _NotPlain unless ``value`` is plain JSON data (what ``orjson.loads`` makes)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    if kind is float:
+        if not math.isfinite(value):  # orjson would write null: the key would not tell
+            raise _NotPlain
+    elif kind is dict:
+        for item in value.values():
+            _check_plain(item)
+    elif kind is list:
+        for item in value:
+            _check_plain(item)
+    else:
+        raise _NotPlain
+
+
+def _blank(value: dict[str, Any], model: Any) -> dict[str, Any]:
+    """A copy of ``value`` (an instance of ``model``) with each valid primitive value replaced
+    by its type's marker, at any depth of complex elements; raises _NotPlain on data that is not
+    plain JSON.
+
+    A marker is itself a valid value of its type, so a value left in place (one that fails its
+    type) can never equal a marker: the key tells blanked and kept values apart without paths.
+    """
     plan = _PLANS.get(model)
     if plan is None:
         plan = _PLANS[model] = {}
     out = dict(value)
     for key, v in value.items():
         act = plan.get(key) or _action(model, plan, key)
+        what = act[0]
         kind = type(v)
-        if kind is str:
-            if act[0] == _LEAF and _leaf_ok(act[1], v):
-                out[key] = None
-                blanked.append((*path, key))
-        elif kind is dict:
-            if act[0] == _ONE:
-                out[key] = _blank(v, act[1], (*path, key), blanked)
-        elif kind is list and act[0] == _MANY:
+        if what == _LEAF and kind is str:
+            if act[1].valid(v):
+                out[key] = act[1].marker
+        elif what == _ONE and kind is dict:
+            out[key] = _blank(v, act[1])
+        elif what == _MANY and kind is list:
             sub = act[1]
-            out[key] = [
-                _blank(x, sub, (*path, key, str(i)), blanked) if type(x) is dict else x
-                for i, x in enumerate(v)
-            ]
+            blanked = []
+            for x in v:
+                if type(x) is dict:
+                    blanked.append(_blank(x, sub))
+                else:
+                    if type(x) not in _SCALARS:
+                        _check_plain(x)
+                    blanked.append(x)
+            out[key] = blanked
+        elif kind not in _SCALARS:
+            _check_plain(v)
     return out
 
 
-def shape_key(resource: dict[str, Any]) -> tuple[bytes, tuple[tuple[str, ...], ...]] | None:
-    """The memo key of a resource: its JSON with valid primitive values blanked, and the paths
-    blanked; None when the resource is not plain JSON data (then it is validated whole)."""
+def shape_key(resource: dict[str, Any]) -> bytes | None:
+    """The memo key of a resource: its JSON with valid primitive values replaced by markers;
+    None when the resource is not plain JSON data (then it is validated whole)."""
     model = _model(str(resource.get("resourceType")))
     if model is None:
         return None
-    blanked: list[tuple[str, ...]] = []
     try:
-        canonical = _blank(resource, model, (), blanked)
-        data = orjson.dumps(canonical, option=_DUMPS_OPTS)
-    except (TypeError, orjson.JSONEncodeError, RecursionError):
+        return orjson.dumps(_blank(resource, model))
+    except (_NotPlain, TypeError, orjson.JSONEncodeError, RecursionError):
+        # orjson refuses non-string keys and integers past 64 bits
         return None
-    # orjson writes a tuple, a UUID or an Enum as the list or string they stand for: only data
-    # that reads back equal is plain JSON, for which the bytes are the content.
-    if orjson.loads(data) != canonical:
-        return None
-    return data, tuple(blanked)
 
 
 def validation_error(resource: dict[str, Any]) -> str | None:
