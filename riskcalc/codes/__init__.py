@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,9 +103,14 @@ class CodeSet:
         """
         if not isinstance(concept, dict):
             return None
+        codings = concept.get("coding")
+        if not isinstance(codings, list):
+            return None
         found: str | None = None
         codes: list[str] = []
-        for coding in _codings(concept):
+        for coding in codings:
+            if not isinstance(coding, dict):
+                continue
             system, code = coding.get("system"), coding.get("code")
             if not isinstance(system, str) or not isinstance(code, str):
                 continue
@@ -121,13 +126,6 @@ class CodeSet:
     def codes_of(self, set_name: str) -> frozenset[tuple[str, str]]:
         """Every exact ``(system, code)`` of one set (prefixes excluded)."""
         return frozenset(k for k, v in self.exact.items() if v == set_name)
-
-
-def _codings(concept: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    codings = concept.get("coding")
-    if isinstance(codings, list):
-        return (c for c in codings if isinstance(c, dict))
-    return ()
 
 
 def _build(doc: Any, origin: str) -> CodeSet:

@@ -39,18 +39,42 @@ MAX_ISSUES_PER_CODE = 50
 SHARED_TYPES = frozenset({"Medication"})
 
 
-@dataclass
 class Item:
-    """One resource with where it was found."""
+    """One resource with where it was found.
 
-    resource: dict[str, Any]
-    location: str
-    full_url: str | None
+    ``location`` is text such as ``file.json#entry[3].resource``; for a Bundle entry it is built
+    only when asked for (a warning needs it, most resources never do: two string formats per
+    entry were a third of grouping a Bundle).
+    """
+
+    __slots__ = ("_entry", "_where", "full_url", "resource")
+
+    def __init__(
+        self,
+        resource: dict[str, Any],
+        location: str,
+        full_url: str | None,
+        *,
+        entry: int | None = None,
+    ) -> None:
+        self.resource = resource
+        self.full_url = full_url
+        self._where = location  # the Bundle's location when ``entry`` is given
+        self._entry = entry
+
+    @property
+    def location(self) -> str:
+        if self._entry is None:
+            return self._where
+        return f"{self._where}#entry[{self._entry}].resource"
 
     @property
     def ref(self) -> str:
         rid = self.resource.get("id")
         return f"{self.resource.get('resourceType')}/{rid if isinstance(rid, str) and rid else '?'}"
+
+    def __repr__(self) -> str:
+        return f"Item({self.ref}, {self.location!r})"
 
 
 @dataclass
@@ -89,28 +113,28 @@ def _flatten(value: Any, location: str, full_url: str | None) -> Iterator[Item |
     # Iterative (an explicit stack, children pushed in reverse to keep document order): Bundles
     # nested in entries may go as deep as the caller's depth limit allows, past Python's
     # recursion limit.
-    stack: list[tuple[Any, str, str | None] | Issue] = [(value, location, full_url)]
+    stack: list[Item | Issue] = [Item(value, location, full_url)]
     while stack:
         top = stack.pop()
         if isinstance(top, Issue):
             yield top
             continue
-        node, where, url = top
+        node = top.resource
         if not isinstance(node, dict) or not isinstance(node.get("resourceType"), str):
             yield Issue(
                 code="resource.skipped_invalid",
                 message="not a FHIR resource (a JSON object with a resourceType)",
-                source=where,
+                source=top.location,
             )
             continue
         if node["resourceType"] != "Bundle":
-            yield Item(node, where, url)
+            yield top
             continue
-        stack.extend(reversed(_entries(node, where)))
+        stack.extend(reversed(_entries(node, top.location)))
 
 
-def _entries(bundle: dict[str, Any], location: str) -> list[tuple[Any, str, str | None] | Issue]:
-    """A Bundle's entries as (resource, location, fullUrl) to open, or issues, in order."""
+def _entries(bundle: dict[str, Any], location: str) -> list[Item | Issue]:
+    """A Bundle's entries as Items to open (resources or nested Bundles), or issues, in order."""
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         return [
@@ -120,10 +144,9 @@ def _entries(bundle: dict[str, Any], location: str) -> list[tuple[Any, str, str 
                 source=location,
             )
         ]
-    out: list[tuple[Any, str, str | None] | Issue] = []
+    out: list[Item | Issue] = []
     junk = 0
     for i, entry in enumerate(entries):
-        where = f"{location}#entry[{i}]"
         if not isinstance(entry, dict):
             junk += 1
             if junk <= MAX_ISSUES_PER_CODE:  # counted, not listed, past the cap (cap_issues)
@@ -131,7 +154,7 @@ def _entries(bundle: dict[str, Any], location: str) -> list[tuple[Any, str, str 
                     Issue(
                         code="resource.skipped_invalid",
                         message="entry is not an object",
-                        source=where,
+                        source=f"{location}#entry[{i}]",
                     )
                 )
             continue
@@ -140,7 +163,7 @@ def _entries(bundle: dict[str, Any], location: str) -> list[tuple[Any, str, str 
             # batch-response entries and transaction deletes carry no resource: nothing to read
             continue
         url = entry.get("fullUrl")
-        out.append((resource, f"{where}.resource", url if isinstance(url, str) else None))
+        out.append(Item(resource, location, url if isinstance(url, str) else None, entry=i))
     if junk > MAX_ISSUES_PER_CODE:
         out.append(more_issue("resource.skipped_invalid", junk - MAX_ISSUES_PER_CODE))
     return out
@@ -308,10 +331,12 @@ def _assign(
             continue
         owner: str | None = None
         other: str | None = None
-        for ref in _patient_refs(item.resource):
-            owner, other = resolver.resolve(ref)
-            if owner is not None or other is not None:
-                break
+        for key in _REF_KEYS:  # _patient_refs, inlined: this runs once per resource
+            value = item.resource.get(key)
+            if isinstance(value, dict) and isinstance(ref := value.get("reference"), str):
+                owner, other = resolver.resolve(ref)
+                if owner is not None or other is not None:
+                    break
         if owner is not None:
             patients[owner].items.append(item)
         elif other is not None:
