@@ -78,6 +78,7 @@ _PATHOGEN_BY_SET = {
 }
 _MED_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
+_ICU = re.compile(r"\bICU\b|intensive care", re.IGNORECASE)
 _STAGE = re.compile(r"^(?:stage\s*)?[cpy]?(IV|I{1,3}|[0-4])([A-C]\d?)?\b", re.IGNORECASE)
 
 
@@ -621,9 +622,7 @@ def _encounter_severity(enc: dict[str, Any]) -> Severity | None:
                 else None,
                 *_texts(loc.get("physicalType")),
             ]
-            if any(
-                isinstance(s, str) and re.search(r"\bICU\b|intensive care", s, re.I) for s in texts
-            ):
+            if any(isinstance(s, str) and _ICU.search(s) for s in texts):
                 return Severity.CRITICAL
     return severity
 
@@ -943,7 +942,7 @@ def extract(
 
 
 def _dedupe(group: PatientGroup, ctx: _Ctx) -> list[Item]:
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     out = []
     for item in group.items:
         rtype = item.resource["resourceType"]
@@ -956,12 +955,12 @@ def _dedupe(group: PatientGroup, ctx: _Ctx) -> list[Item]:
             continue
         rid = item.resource.get("id")
         if isinstance(rid, str):
-            key = item.ref
+            key = (rtype, rid or "?")  # what item.ref spells, without making the text
             if key in seen:
                 ctx.warn(
                     "resource.duplicate",
-                    f"{key} appears more than once; the first copy was kept",
-                    key,
+                    f"{item.ref} appears more than once; the first copy was kept",
+                    item.ref,
                 )
                 continue
             seen.add(key)
