@@ -58,7 +58,8 @@ class Tuning:
     chunk_bytes
         NDJSON bytes read by one stage-1 task, bytes.
     n_partitions
-        Patient partitions; default ``max(2 × workers, NDJSON bytes / partition_bytes)``.
+        Patient partitions; default ``max(2 × workers, NDJSON bytes / partition_bytes)``, rounded
+        up to a multiple of the workers.
     partition_bytes
         NDJSON bytes aimed at per partition when ``n_partitions`` is not given, bytes.
     json_batch_bytes
@@ -183,9 +184,11 @@ class _Run:
         self.tuning, self.finish, self.finish_kwargs = tuning, finish, finish_kwargs
         self.token = uuid.uuid4().hex[:8]
         self._failures: dict[int, ReadFailure] = dict(plan.failures)
-        self.n_partitions = tuning.n_partitions or max(
-            2 * _n_workers(client), math.ceil(plan.ndjson_bytes / tuning.partition_bytes)
-        )
+        workers = _n_workers(client)
+        wanted = max(2 * workers, math.ceil(plan.ndjson_bytes / tuning.partition_bytes))
+        # a multiple of the workers, so the last round of partitions keeps every worker busy
+        # (5 partitions on 2 workers left one idle for a third of the run)
+        self.n_partitions = tuning.n_partitions or -(-wanted // workers) * workers
 
     def key(self, name: str) -> str:
         return f"riskcalc-{name}-{self.token}"
