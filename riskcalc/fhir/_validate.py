@@ -290,6 +290,20 @@ def validation_error(resource: dict[str, Any]) -> str | None:
     return verdict
 
 
+def clear_memo(*, shapes: bool = True, values: bool = True) -> None:
+    """Forget memoised verdicts: of whole shapes, of single primitive values, or both.
+
+    For measurements: ``clear_memo(shapes=False)`` makes the next resources cost what a new
+    patient's do (their shapes seen before, their ids and dates not).
+    """
+    if shapes:
+        _memo.clear()
+    if values:
+        for leaf in _LEAVES.values():
+            if leaf is not None:
+                leaf.verdicts.clear()
+
+
 def validation_error_uncached(resource: dict[str, Any]) -> str | None:
     """The same verdict as :func:`validation_error`, always by validating the whole resource."""
     return _full_validation(resource)

@@ -133,3 +133,16 @@ def test_non_json_values_are_validated_whole() -> None:
         r["occurrenceDateTime"] = odd
         assert V.shape_key(r) is None
         assert V.validation_error(r) == V.validation_error_uncached(r)
+
+
+def test_clear_memo_forgets_values_or_shapes() -> None:
+    V.clear_memo()
+    assert V.validation_error(copy.deepcopy(IMMUNIZATION)) is None
+    assert len(V._memo) == 1
+    assert any(leaf is not None and leaf.verdicts for leaf in V._LEAVES.values())
+    V.clear_memo(shapes=False)
+    assert len(V._memo) == 1
+    assert not any(leaf is not None and leaf.verdicts for leaf in V._LEAVES.values())
+    assert V.validation_error(copy.deepcopy(IMMUNIZATION)) is None  # same verdict, recomputed keys
+    V.clear_memo(values=False)
+    assert not V._memo
