@@ -312,8 +312,13 @@ def _canonical(episodes: Sequence[InfectionEpisode]) -> list[int]:
     return sorted(range(len(episodes)), key=key)
 
 
-def _pack(histories: Sequence[PatientHistory], starts: Sequence[dt.date]) -> _Packed:
-    """Pack histories into ``(n, k)`` arrays, each row's episodes in canonical order."""
+def _pack(
+    histories: Sequence[PatientHistory],
+    starts: Sequence[dt.date],
+    orders: Sequence[list[int]] | None = None,
+) -> _Packed:
+    """Pack histories into ``(n, k)`` arrays, each row's episodes in canonical order (``orders``:
+    :func:`_canonical` of each history's episodes, if the caller has them already)."""
     n = len(histories)
     k = max((len(h.infections) for h in histories), default=0)
     packed = _Packed(
@@ -327,8 +332,10 @@ def _pack(histories: Sequence[PatientHistory], starts: Sequence[dt.date]) -> _Pa
     )
     pathogen_index = {p: i for i, p in enumerate(PATHOGEN_CODES)}
     severity_index = {s: i for i, s in enumerate(SEVERITY_CODES)}
-    for i, (history, start) in enumerate(zip(histories, starts, strict=True)):
-        ordered = [history.infections[m] for m in _canonical(history.infections)]
+    if orders is None:
+        orders = [_canonical(h.infections) for h in histories]
+    for i, (history, start, order) in enumerate(zip(histories, starts, orders, strict=True)):
+        ordered = [history.infections[m] for m in order]
         for j, e in enumerate(ordered):
             packed.onset_days[i, j] = (e.onset - start).days
             if e.il6_peak_pg_ml is not None:
@@ -410,59 +417,125 @@ def score(
     True
     """
     as_of = _check_date(as_of)
+    [result] = score_each(
+        [history], as_of=as_of, preset=preset, carry_over=carry_over, params=params
+    )
+    return result
+
+
+def _dates(as_of: dt.date | Sequence[dt.date], n: int, caller: str) -> list[dt.date]:
+    """One checked date per history: ``as_of`` repeated, or the sequence given (of length n)."""
+    if isinstance(as_of, dt.date):
+        return [_check_date(as_of)] * n
+    dates = [_check_date(d) for d in as_of]
+    if len(dates) != n:
+        raise ConfigError(
+            "config.invalid",
+            f"{caller} needs one as_of per history: got {len(dates)} dates for {n} histories",
+        )
+    return dates
+
+
+def _solve_dated(
+    histories: Sequence[PatientHistory],
+    dates: Sequence[dt.date],
+    starts: Sequence[dt.date],
+    p: AwakeningParams,
+    carry_over: bool,
+    orders: Sequence[list[int]] | None = None,
+) -> tuple[_Packed, ArrayScores]:
+    """Pack and solve histories, each at its date with its at-risk start as day 0."""
+    packed = _pack(histories, starts, orders)
+    as_of_days = np.array(
+        [float((d - s).days) for d, s in zip(dates, starts, strict=True)], dtype=np.float64
+    )
+    return packed, _run(packed, as_of_days, p, carry_over)
+
+
+def score_each(
+    histories: Sequence[PatientHistory],
+    *,
+    as_of: dt.date | Sequence[dt.date],
+    preset: str | Preset = Preset.HUMAN,
+    carry_over: bool = True,
+    params: AwakeningParams | None = None,
+) -> list[AwakeningResult]:
+    """:func:`score` of many patients, solved together: the same results, one numpy pass.
+
+    For a caller that needs the per-episode results of several histories (an assessment scores
+    the patient and its hypothetical histories): a solve costs some 50 numpy calls whatever the
+    number of histories, so 4 histories together take 0.10 ms, against 0.27 ms one by one.
+
+    Parameters
+    ----------
+    histories, as_of, preset, carry_over, params
+        As in :func:`score_many`.
+
+    Returns
+    -------
+    list[AwakeningResult]
+        In input order; each equal to :func:`score` of its history and date.
+    """
+    histories = list(histories)
+    dates = _dates(as_of, len(histories), "score_each")
     p = _resolve(preset, params)
-    start, issues = _start_of(history, as_of)
-    packed = _pack([history], [start])
-    as_of_days = np.array([float((as_of - start).days)])
-    out = _run(packed, as_of_days, p, carry_over)
-    derived_peaks = compile_params(p).peak_table_pg_ml
-    column = {m: j for j, m in enumerate(_canonical(history.infections))}
-    contributions = []
-    for m, e in enumerate(history.infections):
-        j = column[m]
-        if e.onset > as_of:
-            continue
-        if e.onset < start:
-            issues.append(
-                Issue(
-                    code="awakening.before_at_risk",
-                    message=f"The {e.pathogen.value} episode of {e.onset} began before the "
-                    f"at-risk start {start} and does not count.",
-                    source=e.sources[0] if e.sources else None,
+    starts = [_start_of(h, d) for h, d in zip(histories, dates, strict=True)]
+    orders = [_canonical(h.infections) for h in histories]
+    packed, out = _solve_dated(histories, dates, [s for s, _ in starts], p, carry_over, orders)
+    peaks = compile_params(p).peak_table_pg_ml
+    results = []
+    for i, (history, day, (start, issues)) in enumerate(zip(histories, dates, starts, strict=True)):
+        column = {m: j for j, m in enumerate(orders[i])}
+        contributions = []
+        for m, e in enumerate(history.infections):
+            if e.onset > day:
+                continue
+            if e.onset < start:
+                issues.append(_before_at_risk(e, start))
+            j = column[m]
+            assumed = e.il6_peak_pg_ml is None
+            contributions.append(
+                EpisodeContribution(
+                    pathogen=e.pathogen,
+                    onset=e.onset,
+                    severity=e.severity,
+                    il6_peak_pg_ml=(
+                        float(peaks[packed.pathogen[i, j], packed.severity[i, j]])
+                        if assumed
+                        else e.il6_peak_pg_ml
+                    ),
+                    il6_assumed=assumed,
+                    contribution=float(out.contributions[i, j]),
+                    sources=e.sources,
                 )
             )
-        assumed = e.il6_peak_pg_ml is None
-        peak = (
-            float(derived_peaks[packed.pathogen[0, j], packed.severity[0, j]])
-            if assumed
-            else e.il6_peak_pg_ml
-        )
-        contributions.append(
-            EpisodeContribution(
-                pathogen=e.pathogen,
-                onset=e.onset,
-                severity=e.severity,
-                il6_peak_pg_ml=peak,
-                il6_assumed=assumed,
-                contribution=float(out.contributions[0, j]),
-                sources=e.sources,
+        results.append(
+            AwakeningResult(
+                score=float(out.score[i]),
+                background=float(out.background[i]),
+                contributions=tuple(contributions),
+                hazard_multiplier=float(out.hazard_multiplier[i]),
+                preset=p.preset,
+                carry_over=carry_over,
+                as_of=day,
+                awakened_burden=float(out.awakened_burden[i]),
+                dormant_burden=float(out.dormant_burden[i]),
+                at_risk_start=start,
+                parameters_version=p.version,
+                issues=tuple(issues),
+                history=history,
+                params=p,
             )
         )
-    return AwakeningResult(
-        score=float(out.score[0]),
-        background=float(out.background[0]),
-        contributions=tuple(contributions),
-        hazard_multiplier=float(out.hazard_multiplier[0]),
-        preset=p.preset,
-        carry_over=carry_over,
-        as_of=as_of,
-        awakened_burden=float(out.awakened_burden[0]),
-        dormant_burden=float(out.dormant_burden[0]),
-        at_risk_start=start,
-        parameters_version=p.version,
-        issues=tuple(issues),
-        history=history,
-        params=p,
+    return results
+
+
+def _before_at_risk(episode: InfectionEpisode, start: dt.date) -> Issue:
+    return Issue(
+        code="awakening.before_at_risk",
+        message=f"The {episode.pathogen.value} episode of {episode.onset} began before the "
+        f"at-risk start {start} and does not count.",
+        source=episode.sources[0] if episode.sources else None,
     )
 
 
@@ -491,23 +564,10 @@ def score_many(
         Arrays in input order.
     """
     histories = list(histories)
-    if isinstance(as_of, dt.date):
-        dates = [_check_date(as_of)] * len(histories)
-    else:
-        dates = [_check_date(d) for d in as_of]
-        if len(dates) != len(histories):
-            raise ConfigError(
-                "config.invalid",
-                f"score_many needs one as_of per history: got {len(dates)} dates for "
-                f"{len(histories)} histories",
-            )
+    dates = _dates(as_of, len(histories), "score_many")
     p = _resolve(preset, params)
     starts = [_start_of(h, d)[0] for h, d in zip(histories, dates, strict=True)]
-    packed = _pack(histories, starts)
-    as_of_days = np.array(
-        [float((d - s).days) for d, s in zip(dates, starts, strict=True)], dtype=np.float64
-    )
-    out = _run(packed, as_of_days, p, carry_over)
+    _, out = _solve_dated(histories, dates, starts, p, carry_over)
     return AwakeningBatch(
         score=out.score,
         background=out.background,

@@ -239,12 +239,15 @@ def solve(
             contributions=contributions_sorted,
         )
 
-    key = np.where(valid, onset_days, np.inf)
-    order = np.lexsort((signal, key), axis=-1) if k > 1 else np.zeros((n, 1), dtype=np.intp)
-    onset_s = np.take_along_axis(onset_days, order, axis=1)
-    signal_s = np.take_along_axis(signal, order, axis=1)
-    valid_s = np.take_along_axis(valid, order, axis=1)
-    length_s = np.take_along_axis(length, order, axis=1)
+    # Episodes in onset order (then signal). A fancy index with the row numbers is the gather of
+    # take_along_axis without its index building (3 µs a call); one slot is in order already.
+    order: IntArray | None = None
+    onset_s, signal_s, valid_s, length_s = onset_days, signal, valid, length
+    if k > 1:
+        order = np.lexsort((signal, np.where(valid, onset_days, np.inf)), axis=-1)
+        rows = np.arange(n)[:, None]
+        onset_s, signal_s = onset_days[rows, order], signal[rows, order]
+        valid_s, length_s = valid[rows, order], length[rows, order]
     cluster_end = np.full(n, -np.inf)
     cluster = np.zeros((n, k), dtype=np.int64)
     cluster_id = np.zeros(n, dtype=np.int64)
@@ -272,8 +275,10 @@ def solve(
     if not carry_over:
         contributions_sorted = np.where(cluster == cluster_id[:, None], contributions_sorted, 0.0)
     dormant, awakened = slow_map(c, dormant, awakened, as_of - t_prev)
-    contributions = np.empty_like(contributions_sorted)
-    np.put_along_axis(contributions, order, contributions_sorted, axis=1)
+    contributions = contributions_sorted
+    if order is not None:
+        contributions = np.empty_like(contributions_sorted)
+        contributions[np.arange(n)[:, None], order] = contributions_sorted
     return RawSolution(
         awakened=awakened, dormant=dormant, background=background, contributions=contributions
     )

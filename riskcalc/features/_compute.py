@@ -219,13 +219,18 @@ def compute_features(history: PatientHistory, *, index_date: dt.date) -> dict[st
 
 
 def feature_matrix(
-    histories: Sequence[PatientHistory], index_dates: Sequence[dt.date]
+    histories: Sequence[PatientHistory],
+    index_dates: Sequence[dt.date],
+    *,
+    awakening_scores: Sequence[float] | None = None,
 ) -> npt.NDArray[np.float64]:
     """The features of many (history, index date) pairs as a float64 array, columns as the schema.
 
     The array behind :func:`feature_frame`, without pandas: what scoring uses (a row per patient,
     columns in :data:`~riskcalc.features.FEATURE_NAMES` order). The awakening score is computed
-    for all rows at once through ``riskcalc.awakening.score_many``.
+    for all rows at once through ``riskcalc.awakening.score_many``, unless ``awakening_scores``
+    gives it: the scores of the same pairs, for a caller that solved the awakening model already
+    (an assessment needs its per-episode results too, and one solve costs ~0.1 ms).
     """
     if len(histories) != len(index_dates):
         raise ConfigError(
@@ -237,7 +242,15 @@ def feature_matrix(
     for i, (history, day) in enumerate(zip(histories, index_dates, strict=True)):
         row = record_features(history, index_date=day)
         out[i, _RECORD_COLUMNS] = [row[n] for n in _RECORD_NAMES]
-    if histories:
+    if awakening_scores is not None:
+        if len(awakening_scores) != len(histories):
+            raise ConfigError(
+                "config.invalid",
+                f"features need one awakening score per history: got {len(histories)} "
+                f"histories and {len(awakening_scores)} scores",
+            )
+        out[:, _AWAKENING_COLUMN] = awakening_scores
+    elif histories:
         out[:, _AWAKENING_COLUMN] = _awakening_scores(histories, index_dates)
     return out
 

@@ -111,6 +111,51 @@ def test_score_many_and_trajectory_agree_exactly_with_score() -> None:
         assert tr.score[i] == aw.score(hs[2], as_of=d).score
 
 
+def test_score_each_equals_score_one_by_one() -> None:
+    """One solve for a batch gives each history exactly its own result, issues included."""
+    hs = [
+        history(),
+        history(episode(days(50), "covid19", "hospitalised", il6=80.0)),
+        history(
+            episode(days(700), "influenza", "critical"),
+            episode(days(5)),
+            episode(days(9), "covid19", blockade=True),
+            episode(days(2000)),  # after as_of: not counted
+        ),
+        history(episode(days(300), steroids=True), start=None),
+        history(episode(days(-30)), episode(days(40), "rsv")),  # one before the at-risk start
+    ]
+    dates = [days(60), days(400), days(710), days(900), days(100)]
+    batch = aw.score_each(hs, as_of=dates)
+    assert len(batch) == len(hs)
+    for h, d, result in zip(hs, dates, batch, strict=True):
+        assert result == aw.score(h, as_of=d)
+    assert [i.code for i in batch[4].issues] == ["awakening.before_at_risk"]
+    assert aw.score_each(hs, as_of=days(710))[2] == batch[2]
+    with pytest.raises(ConfigError):
+        aw.score_each(hs, as_of=dates[:2])
+
+
+def test_parameter_sets_hash_by_value_after_pickling() -> None:
+    """The kept hash is not carried to another process, whose str hashes differ."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    code = (
+        "import pickle, sys; from riskcalc.awakening import load_params; p = load_params(); "
+        "hash(p); sys.stdout.buffer.write(pickle.dumps(p))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, env=env)
+    here = aw.load_params()
+    there = pickle.loads(out.stdout)
+    assert there == here and hash(there) == hash(here)
+    changed = here.with_value("il6_baseline_pg_ml", 3.0)
+    assert changed != here and hash(changed) == hash(here.with_value("il6_baseline_pg_ml", 3.0))
+
+
 def test_carry_over_off_counts_only_the_latest_cluster() -> None:
     severe = episode(days(100), "covid19", "critical")
     mild = episode(days(800))

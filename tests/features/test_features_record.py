@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from riskcalc import awakening
+from riskcalc.errors import ConfigError
 from riskcalc.features import (
     FEATURE_NAMES,
     INFECTION_FEATURES,
     SCHEMA,
     MissingPolicy,
+    feature_matrix,
     infection_feature_name,
     record_features,
     schema_json,
@@ -146,3 +150,22 @@ def test_adding_future_records_changes_nothing(onsets: list[int], shift: int) ->
     assert all((a[k] == b[k]) or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
     counts = [v for k, v in a.items() if k.startswith("inf_") and k.endswith("m_count")]
     assert sum(counts) == a["inf_total_count"] == len(onsets)
+
+
+def test_feature_matrix_takes_the_awakening_scores_of_a_caller_that_has_them() -> None:
+    histories = [
+        PatientHistory(patient_id="a", at_risk_start=dt.date(2019, 1, 1)),
+        PatientHistory(
+            patient_id="b",
+            at_risk_start=dt.date(2019, 1, 1),
+            infections=(_ep(dt.date(2021, 3, 1)), _ep(dt.date(2020, 5, 1), Pathogen.INFLUENZA)),
+        ),
+    ]
+    dates = [INDEX, dt.date(2021, 6, 1)]
+    scores = [r.score for r in awakening.score_each(histories, as_of=dates)]
+    computed = feature_matrix(histories, dates)
+    given = feature_matrix(histories, dates, awakening_scores=scores)
+    assert computed.tobytes() == given.tobytes()
+    assert list(given[:, FEATURE_NAMES.index("awakening_score")]) == scores
+    with pytest.raises(ConfigError):
+        feature_matrix(histories, dates, awakening_scores=scores[:1])

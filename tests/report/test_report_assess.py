@@ -10,6 +10,7 @@ import pytest
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 import riskcalc
+from riskcalc import awakening
 from riskcalc.report import ReportStatus, assess_histories, counterfactual_histories, risk_curve
 
 COLON_COVID = "synthea-blaze/ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7.json.bz2"
@@ -83,6 +84,26 @@ def test_counterfactual_no_infections_equals_history_without_them(
     assert direct.risk is not None
     assert cf.probability == direct.risk.probability
     assert set(counterfactual_histories(no_inf, as_of)) == set()
+
+
+def test_summary_and_hypotheticals_are_the_awakening_model_of_each_history(
+    fixtures: Path, default_model: Any
+) -> None:
+    """One solve serves the patient and its hypotheticals: each gets its own history's result."""
+    history = riskcalc.read_history(_find(fixtures, COLON_COVID))
+    as_of = dt.date(2021, 1, 1)
+    report = riskcalc.assess(history, as_of=as_of, model=default_model)
+    wake = awakening.score(history, as_of=as_of)
+    assert report.awakening is not None
+    assert report.awakening.model_dump() == {
+        **wake.summary(),
+        "contributions": tuple(c.model_dump() for c in wake.contributions),
+    }
+    alternatives = counterfactual_histories(history, as_of)
+    assert {c.name for c in report.counterfactuals} == set(alternatives)
+    for cf in report.counterfactuals:
+        _, altered = alternatives[cf.name]
+        assert cf.awakening_score == awakening.score(altered, as_of=as_of).score
 
 
 def test_batch_equals_single(fixtures: Path, default_model: Any) -> None:
