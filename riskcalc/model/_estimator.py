@@ -191,26 +191,41 @@ class Prediction:
 def logit_spread(
     members: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Ensemble probability and the grouped-jackknife SD of its logit, from member probabilities."""
-    prob = members.mean(axis=1)
-    k = members.shape[1]
+    """Ensemble probability and the grouped-jackknife SD of its logit, from member probabilities.
+
+    The members are the last axis: shape (n, members), or (horizons, n, members) for several
+    horizons at once (the same operations on each element).
+    """
+    # add.reduce / k is what np.mean and np.sum compute, without their Python layers (~3 µs a
+    # call on a few rows), as _clip is np.clip's arithmetic
+    k = members.shape[-1]
+    prob = np.add.reduce(members, axis=-1) / k
     if k < 2:
         return prob, np.zeros_like(prob)
-    z = logit(np.clip(members, _EPS, 1 - _EPS))
-    sd = np.sqrt((k - 1) / k * np.sum((z - z.mean(axis=1, keepdims=True)) ** 2, axis=1))
+    z = logit(_clip(members))
+    deviation = z - np.add.reduce(z, axis=-1, keepdims=True) / k
+    sd = np.sqrt((k - 1) / k * np.add.reduce(deviation**2, axis=-1))
     return prob, sd
+
+
+def _clip(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``np.clip(p, _EPS, 1 - _EPS)``: the same minimum of a maximum, NaN kept."""
+    return np.minimum(np.maximum(p, _EPS), 1 - _EPS)
 
 
 def interval(
     prob: npt.NDArray[np.float64],
     sd_logit: npt.NDArray[np.float64],
     *,
-    scale: float,
+    scale: float | npt.NDArray[np.float64],
     level: float = INTERVAL_LEVEL,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``expit(logit p ± z * scale * sd)``: always contains ``p`` and stays in [0, 1]."""
+    """``expit(logit p ± z * scale * sd)``: always contains ``p`` and stays in [0, 1].
+
+    ``scale`` may be an array broadcast against ``prob`` (one scale per horizon of a stack).
+    """
     z = _two_sided_z(level)
-    centre = logit(np.clip(prob, _EPS, 1 - _EPS))
+    centre = logit(_clip(prob))
     half = z * scale * sd_logit
     low = np.minimum(expit(centre - half), prob)
     high = np.maximum(expit(centre + half), prob)

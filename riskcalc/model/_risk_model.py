@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from riskcalc.errors import ConfigError
 from riskcalc.features import FEATURE_NAMES, INFECTION_FEATURES
-from riskcalc.model._compiled import (
-    CompiledHorizon,
-    CompiledModel,
-    Unsupported,
-    compile_model,
-)
+from riskcalc.model._compiled import CompiledModel, Unsupported, compile_model
 from riskcalc.model._estimator import (
     INTERVAL_LEVEL,
     INTERVAL_METHOD,
@@ -135,50 +130,36 @@ class RiskModel:
                 f"a feature matrix has {len(FEATURE_NAMES)} columns in schema order; got shape "
                 f"{x.shape}",
             )
+        horizons = [h for h in self.horizons_months if h <= horizon]
         compiled = self.compiled()
-        frame = None if compiled is not None else pd.DataFrame(x, columns=list(FEATURE_NAMES))
+        if compiled is not None:
+            members = compiled.member_probabilities(x, horizon)
+        else:
+            # One OpenMP thread: tree prediction on the few rows of an assessment is dominated by
+            # thread start-up (measured 2.0 s vs 0.22 s per assess on 2 cores; results
+            # identical), and cohorts are parallel across processes, not threads.
+            frame = pd.DataFrame(x, columns=list(FEATURE_NAMES))
+            with threadpool_limits(1, user_api="openmp"):
+                members = [(h, *_sklearn_members(self.models[h], frame)) for h in horizons]
+        prob, sd = _spreads(members)
+        low, high = interval(
+            prob,
+            sd,
+            scale=np.array([[self.interval_scale.get(h, 1.0)] for h in horizons]),
+            level=self.interval_level,
+        )
         # Risk within a longer horizon can never be lower than within a shorter one: each horizon
         # has its own classifier, so the reported probability (and each interval bound) is the
         # running maximum over the model's horizons up to the one asked for.
-        prob = low = high = np.zeros(len(x))
-        # One OpenMP thread (scikit-learn path only): tree prediction on the few rows of an
-        # assessment is dominated by thread start-up (measured 2.0 s vs 0.22 s per assess on 2
-        # cores; results identical), and cohorts are parallel across processes, not threads.
-        with threadpool_limits(1, user_api="openmp") if compiled is None else nullcontext():
-            for h in (h for h in self.horizons_months if h <= horizon):
-                if compiled is not None:
-                    members, inner = _compiled_members(compiled.horizons[h], x)
-                else:
-                    members, inner = _sklearn_members(self.models[h], frame)
-                p_h, low_h, high_h = self._interval(members, inner, h)
-                prob, low, high = (
-                    np.maximum(prob, p_h),
-                    np.maximum(low, low_h),
-                    np.maximum(high, high_h),
-                )
+        highest = functools.partial(np.maximum.reduce, axis=0, initial=0.0)
         return Prediction(
-            probability=prob,
-            low=low,
-            high=high,
+            probability=highest(prob),
+            low=highest(low),
+            high=highest(high),
             level=self.interval_level,
             method=INTERVAL_METHOD,
             horizon_months=horizon,
         )
-
-    def _interval(
-        self,
-        members: npt.NDArray[np.float64],
-        inner: npt.NDArray[np.float64] | None,
-        horizon: int,
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """One horizon's own probability and interval, no monotonicity across horizons."""
-        prob, sd = logit_spread(members)
-        if inner is not None:  # recalibrated: the spread comes from the original's members
-            _, sd = logit_spread(inner)
-        low, high = interval(
-            prob, sd, scale=self.interval_scale.get(horizon, 1.0), level=self.interval_level
-        )
-        return prob, low, high
 
     def predict_comparison(self, features: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Probabilities of the model without infection features (default horizon)."""
@@ -212,23 +193,31 @@ def feature_ranges(features: pd.DataFrame) -> dict[str, tuple[float, float]]:
     return out
 
 
-def _compiled_members(
-    horizon: CompiledHorizon, x: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
-    """Member probabilities, and those of the original inside a recalibration (if one)."""
-    raw = horizon.raw_scores(x)
-    clf = horizon.classifier
-    inner = clf.inner
-    return clf.member_probabilities(raw), (
-        None if inner is None else inner.member_probabilities(raw)
-    )
+def _spreads(
+    members: list[tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64] | None]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Each horizon's own probability and logit SD, shape (horizons, n).
+
+    Horizons whose member arrays have one shape (every model trained here) in one pass: on the
+    rows of an assessment, 9.5 µs for 12 and 24 months together, 7.3 µs for each alone.
+    """
+    shapes = {(m.shape, None if inner is None else inner.shape) for _, m, inner in members}
+    groups = [members] if len(shapes) == 1 else [[one] for one in members]
+    probs, sds = [], []
+    for group in groups:
+        prob, sd = logit_spread(np.stack([m for _, m, _ in group]))
+        inners = [inner for *_, inner in group if inner is not None]
+        if inners:  # recalibrated: the spread comes from the original's members
+            _, sd = logit_spread(np.stack(inners))
+        probs.append(prob)
+        sds.append(sd)
+    return np.concatenate(probs), np.concatenate(sds)
 
 
 def _sklearn_members(
-    clf: CalibratedClassifierCV, x: pd.DataFrame | None
+    clf: CalibratedClassifierCV, x: pd.DataFrame
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
-    """:func:`_compiled_members` through scikit-learn."""
-    assert x is not None
+    """Member probabilities, and those of the original inside a recalibration (if one)."""
     inner = _recalibrated_inner(clf)
     return member_probabilities(clf, x), (None if inner is None else member_probabilities(inner, x))
 

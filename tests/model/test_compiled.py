@@ -15,8 +15,15 @@ from sklearn.preprocessing import StandardScaler
 
 from riskcalc.features import FEATURE_NAMES
 from riskcalc.model import RiskModel, load_model
-from riskcalc.model._compiled import Unsupported, compile_model
-from riskcalc.model._estimator import fit_calibrated, member_probabilities, recalibrate
+from riskcalc.model._compiled import MAX_SPLITS, Unsupported, compile_model
+from riskcalc.model._estimator import (
+    fit_calibrated,
+    interval,
+    logit_spread,
+    make_pipeline,
+    member_probabilities,
+    recalibrate,
+)
 
 
 def _random_features(n: int, seed: int, model: RiskModel | None = None) -> pd.DataFrame:
@@ -107,3 +114,60 @@ def test_many_rows_are_chunked_with_the_same_result() -> None:
     pieces = np.concatenate([part.raw_scores(x[i : i + 7]) for i in range(0, len(x), 7)])
     assert np.array_equal(whole, pieces)
     assert part.raw_scores(x[:0]).shape == (0, part.forests.n_pipelines)
+
+
+def test_every_horizon_up_to_one_is_evaluated_in_one_pass() -> None:
+    model = load_model()
+    compiled = model.compiled()
+    assert compiled is not None
+    x = _random_features(300, seed=13, model=model).to_numpy()
+    horizons = sorted(compiled.horizons)
+    for h in horizons:
+        alone = [compiled.horizons[g].raw_scores(x) for g in horizons if g <= h]
+        assert np.array_equal(compiled.up_to[h].raw_scores(x), np.concatenate(alone, axis=1))
+
+
+def test_one_pipeline_on_one_row_adds_its_trees_in_order() -> None:
+    """A lone score is summed tree by tree too (numpy would sum a lone column pairwise)."""
+    clf, _ = copy.deepcopy(_small_classifier("sigmoid"))
+    clf.calibrated_classifiers_ = clf.calibrated_classifiers_[:1]
+    part = compile_model({24: clf}, FEATURE_NAMES).horizons[24]
+    assert part.forests.n_pipelines == 1
+    pipeline = clf.calibrated_classifiers_[0].estimator
+    rows = _random_features(40, seed=17)
+    singles = [part.raw_scores(rows.iloc[[i]].to_numpy())[0, 0] for i in range(len(rows))]
+    assert np.array_equal(singles, pipeline.decision_function(rows))
+
+
+def test_trees_of_more_splits_than_a_table_holds_are_unsupported() -> None:
+    clf, x = copy.deepcopy(_small_classifier("sigmoid"))
+    label = (np.random.default_rng(5).random(len(x)) < 0.4).astype(np.int8)
+    bigger = make_pipeline(0, n_rows=len(x)).set_params(
+        boost__max_leaf_nodes=MAX_SPLITS + 2, boost__min_samples_leaf=5, boost__max_iter=3
+    )
+    clf.calibrated_classifiers_[0].estimator = bigger.fit(x, label)
+    with pytest.raises(Unsupported, match="splits"):
+        compile_model({24: clf}, FEATURE_NAMES)
+
+
+def test_horizons_of_different_members_predict_as_each_horizon_alone() -> None:
+    """A recalibrated horizon beside a plain one: each its own spread, then the running max."""
+    clf, x = _small_classifier("sigmoid")
+    label = (np.random.default_rng(3).random(len(x)) < 0.3).astype(np.int8)
+    recalibrated = recalibrate(clf, x, label, np.ones(len(x)))
+    model = dataclasses.replace(
+        load_model(), models={12: clf, 24: recalibrated}, interval_scale={12: 2.0, 24: 3.0}
+    )
+    fresh = _random_features(300, seed=19)
+    expected = []
+    for h, inner in ((12, None), (24, clf)):
+        prob, sd = logit_spread(member_probabilities(model.models[h], fresh))
+        if inner is not None:
+            _, sd = logit_spread(member_probabilities(inner, fresh))
+        expected.append((prob, *interval(prob, sd, scale=model.interval_scale[h])))
+    got = model.predict(fresh, horizon_months=24)
+    assert model.compiled() is not None
+    for value, (p12, p24) in zip(
+        (got.probability, got.low, got.high), zip(*expected, strict=True), strict=True
+    ):
+        assert np.array_equal(value, np.maximum(p12, p24))
