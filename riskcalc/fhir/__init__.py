@@ -25,7 +25,7 @@ from riskcalc.fhir._group import (
     group,
     issue_key,
 )
-from riskcalc.fhir._source import Unit, gc_paused, iter_units
+from riskcalc.fhir._source import Unit, gc_paused, iter_units, kept_from_collector
 from riskcalc.history import PatientHistory, ReadFailure
 
 __all__ = ["Source", "read_histories", "read_history"]
@@ -170,8 +170,9 @@ def read_histories(
         if isinstance(unit, InputError):
             yield _failure(unit, None)
             continue
-        for _, g, result in _histories(unit, limits, today):
-            yield _failure(result, g.patient_id) if isinstance(result, InputError) else result
+        with kept_from_collector():
+            for _, g, result in _histories(unit, limits, today):
+                yield _failure(result, g.patient_id) if isinstance(result, InputError) else result
 
 
 def no_patient_failure(unit: Unit, grouping: Grouping) -> ReadFailure | None:

@@ -180,3 +180,16 @@ def _model_or_skip():  # type: ignore[no-untyped-def]
         return load_model()
     except (RiskCalcError, ImportError, OSError) as exc:  # the model is being built
         pytest.skip(f"no default model yet: {exc}")
+
+
+def test_task_bodies_run_with_the_collector_paused_and_restore_it() -> None:
+    import gc
+
+    from riskcalc.scale._engine import _collector_paused
+
+    @_collector_paused
+    def body(x: int) -> tuple[int, bool]:
+        return x + 1, gc.isenabled()
+
+    assert body(1) == (2, False)
+    assert gc.isenabled()
