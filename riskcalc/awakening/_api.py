@@ -312,6 +312,10 @@ def _canonical(episodes: Sequence[InfectionEpisode]) -> list[int]:
     return sorted(range(len(episodes)), key=key)
 
 
+_PATHOGEN_INDEX = {p: i for i, p in enumerate(PATHOGEN_CODES)}
+_SEVERITY_INDEX = {s: i for i, s in enumerate(SEVERITY_CODES)}
+
+
 def _pack(
     histories: Sequence[PatientHistory],
     starts: Sequence[dt.date],
@@ -330,8 +334,6 @@ def _pack(
         steroids=np.zeros((n, k), dtype=bool),
         mask=np.zeros((n, k), dtype=bool),
     )
-    pathogen_index = {p: i for i, p in enumerate(PATHOGEN_CODES)}
-    severity_index = {s: i for i, s in enumerate(SEVERITY_CODES)}
     if orders is None:
         orders = [_canonical(h.infections) for h in histories]
     for i, (history, start, order) in enumerate(zip(histories, starts, orders, strict=True)):
@@ -340,8 +342,8 @@ def _pack(
             packed.onset_days[i, j] = (e.onset - start).days
             if e.il6_peak_pg_ml is not None:
                 packed.il6[i, j] = e.il6_peak_pg_ml
-            packed.pathogen[i, j] = pathogen_index[e.pathogen]
-            packed.severity[i, j] = severity_index[e.severity]
+            packed.pathogen[i, j] = _PATHOGEN_INDEX[e.pathogen]
+            packed.severity[i, j] = _SEVERITY_INDEX[e.severity]
             packed.blockade[i, j] = e.il6_blockade
             packed.steroids[i, j] = e.corticosteroids
             packed.mask[i, j] = True
@@ -443,13 +445,12 @@ def _solve_dated(
     p: AwakeningParams,
     carry_over: bool,
     orders: Sequence[list[int]] | None = None,
-) -> tuple[_Packed, ArrayScores]:
+) -> ArrayScores:
     """Pack and solve histories, each at its date with its at-risk start as day 0."""
-    packed = _pack(histories, starts, orders)
     as_of_days = np.array(
         [float((d - s).days) for d, s in zip(dates, starts, strict=True)], dtype=np.float64
     )
-    return packed, _run(packed, as_of_days, p, carry_over)
+    return _run(_pack(histories, starts, orders), as_of_days, p, carry_over)
 
 
 def score_each(
@@ -481,8 +482,20 @@ def score_each(
     p = _resolve(preset, params)
     starts = [_start_of(h, d) for h, d in zip(histories, dates, strict=True)]
     orders = [_canonical(h.infections) for h in histories]
-    packed, out = _solve_dated(histories, dates, [s for s, _ in starts], p, carry_over, orders)
-    peaks = compile_params(p).peak_table_pg_ml
+    out = _solve_dated(histories, dates, [s for s, _ in starts], p, carry_over, orders)
+    peaks = compile_params(p).peak_table_pg_ml.tolist()
+    # Python floats of each array at once: float() of each element costs several times more
+    scores, backgrounds, hazards, awakened, dormant, by_row = (
+        a.tolist()
+        for a in (
+            out.score,
+            out.background,
+            out.hazard_multiplier,
+            out.awakened_burden,
+            out.dormant_burden,
+            out.contributions,
+        )
+    )
     results = []
     for i, (history, day, (start, issues)) in enumerate(zip(histories, dates, starts, strict=True)):
         column = {m: j for j, m in enumerate(orders[i])}
@@ -492,7 +505,6 @@ def score_each(
                 continue
             if e.onset < start:
                 issues.append(_before_at_risk(e, start))
-            j = column[m]
             assumed = e.il6_peak_pg_ml is None
             contributions.append(
                 EpisodeContribution(
@@ -500,26 +512,26 @@ def score_each(
                     onset=e.onset,
                     severity=e.severity,
                     il6_peak_pg_ml=(
-                        float(peaks[packed.pathogen[i, j], packed.severity[i, j]])
+                        peaks[_PATHOGEN_INDEX[e.pathogen]][_SEVERITY_INDEX[e.severity]]
                         if assumed
                         else e.il6_peak_pg_ml
                     ),
                     il6_assumed=assumed,
-                    contribution=float(out.contributions[i, j]),
+                    contribution=by_row[i][column[m]],
                     sources=e.sources,
                 )
             )
         results.append(
             AwakeningResult(
-                score=float(out.score[i]),
-                background=float(out.background[i]),
+                score=scores[i],
+                background=backgrounds[i],
                 contributions=tuple(contributions),
-                hazard_multiplier=float(out.hazard_multiplier[i]),
+                hazard_multiplier=hazards[i],
                 preset=p.preset,
                 carry_over=carry_over,
                 as_of=day,
-                awakened_burden=float(out.awakened_burden[i]),
-                dormant_burden=float(out.dormant_burden[i]),
+                awakened_burden=awakened[i],
+                dormant_burden=dormant[i],
                 at_risk_start=start,
                 parameters_version=p.version,
                 issues=tuple(issues),
@@ -567,7 +579,7 @@ def score_many(
     dates = _dates(as_of, len(histories), "score_many")
     p = _resolve(preset, params)
     starts = [_start_of(h, d)[0] for h, d in zip(histories, dates, strict=True)]
-    _, out = _solve_dated(histories, dates, starts, p, carry_over)
+    out = _solve_dated(histories, dates, starts, p, carry_over)
     return AwakeningBatch(
         score=out.score,
         background=out.background,

@@ -17,6 +17,8 @@ from riskcalc.awakening._core import (
     kernel_cumulative,
     kernel_value,
     signal_amplitude,
+    slow_awakened,
+    slow_map,
 )
 from riskcalc.errors import ConfigError, InputError
 from riskcalc.history import Pathogen, Severity
@@ -134,6 +136,14 @@ def test_score_each_equals_score_one_by_one() -> None:
     assert aw.score_each(hs, as_of=days(710))[2] == batch[2]
     with pytest.raises(ConfigError):
         aw.score_each(hs, as_of=dates[:2])
+
+
+def test_slow_awakened_is_the_awakened_half_of_slow_map() -> None:
+    c = compile_params(aw.load_params())
+    rng = np.random.default_rng(2)
+    dormant, awakened, dt_days = rng.random(200), rng.random(200), rng.uniform(-10, 9000, 200)
+    _, expected = slow_map(c, dormant, awakened, dt_days)
+    assert np.array_equal(slow_awakened(c, dormant, awakened, dt_days), expected)
 
 
 def test_parameter_sets_hash_by_value_after_pickling() -> None:
