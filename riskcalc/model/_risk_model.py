@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,44 @@ FORMAT_VERSION = "1"
 COMPARISON_FEATURES: tuple[str, ...] = tuple(
     n for n in FEATURE_NAMES if n not in INFECTION_FEATURES
 )
+
+
+@dataclass(frozen=True)
+class FeatureBounds:
+    """The training ranges as arrays, to check a feature row in a few numpy calls.
+
+    The features of the schema whose range is known (``low`` not NaN), in the order of the
+    ranges given: name, column in schema order, and training ``low`` and ``high``.
+    """
+
+    names: tuple[str, ...]
+    columns: npt.NDArray[np.intp]
+    low: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, ranges: Mapping[str, tuple[float, float]]) -> FeatureBounds:
+        known = [
+            (name, FEATURE_NAMES.index(name), low, high)
+            for name, (low, high) in ranges.items()
+            if name in FEATURE_NAMES and not math.isnan(low)
+        ]
+        return cls(
+            names=tuple(k[0] for k in known),
+            columns=np.array([k[1] for k in known], dtype=np.intp),
+            low=np.array([k[2] for k in known], dtype=np.float64),
+            high=np.array([k[3] for k in known], dtype=np.float64),
+        )
+
+    def outside(self, row: npt.NDArray[np.float64]) -> list[tuple[str, float, float, float]]:
+        """(name, value, low, high) of each feature of ``row`` outside its range, NaN skipped."""
+        values = row[self.columns]
+        flagged = np.flatnonzero(~((self.low <= values) & (values <= self.high))).tolist()
+        found = [
+            (self.names[j], float(values[j]), float(self.low[j]), float(self.high[j]))
+            for j in flagged
+        ]
+        return [f for f in found if not math.isnan(f[1])]
 
 
 @dataclass
@@ -66,6 +105,15 @@ class RiskModel:
     interval_level: float = INTERVAL_LEVEL
     _compiled: CompiledModel | None = field(default=None, init=False, repr=False, compare=False)
     _compile_tried: bool = field(default=False, init=False, repr=False, compare=False)
+    _bounds: tuple[Mapping[str, tuple[float, float]], FeatureBounds] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def feature_bounds(self) -> FeatureBounds:
+        """:attr:`feature_ranges` as arrays (:class:`FeatureBounds`), built on first use."""
+        if self._bounds is None or self._bounds[0] is not self.feature_ranges:
+            self._bounds = (self.feature_ranges, FeatureBounds.of(self.feature_ranges))
+        return self._bounds[1]
 
     def compiled(self) -> CompiledModel | None:
         """The classifiers as flat arrays (:mod:`riskcalc.model._compiled`), built on first use.

@@ -34,6 +34,7 @@ from riskcalc.report._model import (
 if TYPE_CHECKING:
     from riskcalc.fhir import Source
     from riskcalc.model import RiskModel
+    from riskcalc.model._risk_model import FeatureBounds
 
 #: Features whose value outside the training range makes the estimate not applicable (the model
 #: has never seen such a patient); any other feature out of range gives a warning only.
@@ -108,15 +109,10 @@ def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None
     return None
 
 
-def _range_issues(
-    features: Row, ranges: dict[str, tuple[float, float]]
-) -> tuple[str | None, list[Issue]]:
+def _range_issues(features: Row, bounds: FeatureBounds) -> tuple[str | None, list[Issue]]:
     reason: str | None = None
     issues: list[Issue] = []
-    for name, (low, high) in ranges.items():
-        value = float(features[_COLUMN[name]]) if name in _COLUMN else math.nan
-        if math.isnan(value) or math.isnan(low) or low <= value <= high:
-            continue
+    for name, value, low, high in bounds.outside(features):
         text = f"{name} = {value:.3g} is outside the training range [{low:.3g}, {high:.3g}]"
         if name in APPLICABILITY_FEATURES and reason is None:
             reason = f"outside the range of the training data: {text}"
@@ -135,6 +131,8 @@ def _reference_value(name: str) -> float | None:
 
 _REFERENCE = {spec.name: _reference_value(spec.name) for spec in SCHEMA}
 _COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_LABEL = {spec.name: spec.label for spec in SCHEMA}
+_AWAKENING_COLUMN = _COLUMN["awakening_score"]
 
 
 def _driver_rows(row: Row, background: float) -> tuple[list[str], Matrix]:
@@ -142,26 +140,25 @@ def _driver_rows(row: Row, background: float) -> tuple[list[str], Matrix]:
     names: list[str] = []
     columns: list[int] = []
     references: list[float] = []
-    for column, spec in enumerate(SCHEMA):
-        value = float(row[column])
-        reference = background if spec.name == "awakening_score" else _REFERENCE[spec.name]
+    for column, (name, value) in enumerate(zip(FEATURE_NAMES, row.tolist(), strict=True)):
+        reference = background if column == _AWAKENING_COLUMN else _REFERENCE[name]
         if reference is None or math.isnan(value) or value == reference:
             continue
-        names.append(spec.name)
+        names.append(name)
         columns.append(column)
         references.append(reference)
-    altered = np.tile(row, (len(names), 1))
+    altered = np.empty((len(names), len(row)))
+    altered[:] = row
     altered[np.arange(len(names)), columns] = references
     return names, altered
 
 
 def _drivers(row: Row, names: list[str], probs: Sequence[float], base: float) -> tuple[Driver, ...]:
     """Drivers from the probabilities of the altered rows: probability now minus without it."""
-    labels = {s.name: s.label for s in SCHEMA}
     drivers = [
         Driver(
             feature=name,
-            label=labels[name],
+            label=_LABEL[name],
             value=float(row[_COLUMN[name]]),
             effect_pp=round(float(base - p) * 100, 3),
             direction="raises" if base >= p else "lowers",
@@ -374,13 +371,13 @@ def assess_histories(
     if scorable:
         scored = _Scored.of(scorable, detail=detail)
         frame = scored.rows[: len(scorable)]
-        ranges = dict(model.feature_ranges)
+        bounds = model.feature_bounds()
         # Everything each report needs before the model: applicability, the awakening summary,
         # the altered rows of drivers and hypotheticals. Then ONE prediction over the patients'
         # rows and all altered rows: every call has a fixed cost far above the per-row cost.
         ready: list[tuple[int, _Case, list[Issue], AwakeningSummary, _Detail | None]] = []
         for i, case in enumerate(scorable):
-            reason, issues = _range_issues(frame[i], ranges)
+            reason, issues = _range_issues(frame[i], bounds)
             if reason is not None:
                 reports[id(case)] = _report(
                     model, case, status=ReportStatus.NOT_APPLICABLE, reason=reason, issues=issues
