@@ -189,6 +189,39 @@ def record_features(history: PatientHistory, *, index_date: dt.date) -> dict[str
     return out
 
 
+def _record_rows(
+    histories: Sequence[PatientHistory], index_dates: Sequence[dt.date]
+) -> list[tuple[float, ...]]:
+    """:func:`record_features` of each pair, values in ``_RECORD_NAMES`` order.
+
+    Histories that differ only in their infections, sharing their other records (the same
+    objects, as ``model_copy(update={"infections": ...})`` leaves them: an assessment's
+    hypotheticals), share the features of those records: computed once per call (a history's
+    features 6.9 -> 2.4 µs). The key holds the ids of live objects only, so it cannot be reused.
+    """
+    others: dict[tuple[object, ...], dict[str, float]] = {}
+    rows = []
+    for history, day in zip(histories, index_dates, strict=True):
+        key = (
+            id(history.cancers),
+            id(history.treatments),
+            id(history.vaccinations),
+            history.birth_date,
+            history.sex,
+            history.at_risk_start,
+            day,
+        )
+        shared = others.get(key)
+        if shared is None:
+            shared = others[key] = {}
+            _demographic_and_cancer(history, day, shared)
+            _vaccinations(history, day, shared)
+        row = dict(shared)
+        _infections(history, day, row)
+        rows.append(_RECORD_VALUES(row))
+    return rows
+
+
 def _awakening_scores(
     histories: Sequence[PatientHistory], index_dates: Sequence[dt.date]
 ) -> np.ndarray:
@@ -246,10 +279,7 @@ def feature_matrix(
         )
     out = np.empty((len(histories), len(FEATURE_NAMES)), dtype=np.float64)
     if histories:  # one assignment for all rows: each costs 4.7 µs, of one row or many
-        out[:, _RECORD_COLUMNS] = [
-            _RECORD_VALUES(record_features(history, index_date=day))
-            for history, day in zip(histories, index_dates, strict=True)
-        ]
+        out[:, _RECORD_COLUMNS] = _record_rows(histories, index_dates)
     if awakening_scores is not None:
         if len(awakening_scores) != len(histories):
             raise ConfigError(

@@ -169,3 +169,24 @@ def test_feature_matrix_takes_the_awakening_scores_of_a_caller_that_has_them() -
     assert list(given[:, FEATURE_NAMES.index("awakening_score")]) == scores
     with pytest.raises(ConfigError):
         feature_matrix(histories, dates, awakening_scores=scores[:1])
+
+
+def test_histories_sharing_their_records_get_each_its_own_features() -> None:
+    """Copies that differ only in infections share the other records' features, nothing more."""
+    patient = _history(
+        infections=(_ep(dt.date(2020, 5, 1)), _ep(dt.date(2021, 3, 1), Pathogen.INFLUENZA)),
+        vaccinations=(Vaccination(vaccine=VaccineKind.COVID19, date=dt.date(2021, 6, 1)),),
+        treatments=(Treatment(kind=TreatmentKind.SURGERY, start=dt.date(2014, 4, 1)),),
+    )
+    copies = [
+        patient.model_copy(update={"infections": ()}),
+        patient.model_copy(update={"infections": patient.infections[:1]}),
+        patient.model_copy(update={"sex": "male"}),
+        patient.model_copy(update={"at_risk_start": dt.date(2020, 6, 1)}),
+    ]
+    histories = [patient, *copies, patient]
+    dates = [INDEX, INDEX, INDEX, INDEX, INDEX, dt.date(2021, 1, 1)]
+    together = feature_matrix(histories, dates, awakening_scores=[0.0] * len(histories))
+    for row, history, day in zip(together, histories, dates, strict=True):
+        alone = feature_matrix([history], [day], awakening_scores=[0.0])[0]
+        assert row.tobytes() == alone.tobytes()
