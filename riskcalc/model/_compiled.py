@@ -296,13 +296,43 @@ class CompiledModel:
         As :meth:`CompiledClassifier.member_probabilities_and_inner` of each horizon, ascending.
         """
         raw = self.up_to[horizon].raw_scores(np.ascontiguousarray(x, dtype=np.float64))
+        horizons = sorted(h for h in self.horizons if h <= horizon)
+        platt = self._platt_up_to.get(horizon)
+        if platt is not None:
+            # every horizon's members in one pass, as CompiledClassifier does one horizon's
+            sources, a, b, columns = platt
+            members = _round_to_one(_platt_scale(raw[:, sources], a, b))
+            return [(h, members[:, c], None) for h, c in zip(horizons, columns, strict=True)]
         out = []
         start = 0
-        for h in sorted(h for h in self.horizons if h <= horizon):
+        for h in horizons:
             part = self.horizons[h]
             stop = start + part.forests.n_pipelines
             out.append((h, *part.classifier.member_probabilities_and_inner(raw[:, start:stop])))
             start = stop
+        return out
+
+    @functools.cached_property
+    def _platt_up_to(self) -> dict[int, tuple[npt.NDArray[np.intp], Floats, Floats, list[slice]]]:
+        """Per horizon whose classifiers, and those of every shorter horizon, are all sigmoids of
+        pipelines: each member's column of ``up_to``'s raw scores, ``a``, ``b``, and the columns
+        of each horizon's members."""
+        out = {}
+        for horizon in self.up_to:
+            parts = [self.horizons[h] for h in sorted(self.horizons) if h <= horizon]
+            platts = [p.classifier._platt for p in parts if p.classifier._platt is not None]
+            if len(platts) < len(parts):
+                continue
+            sources, a, b, columns = [], [], [], []
+            first_pipeline = first_member = 0
+            for part, platt in zip(parts, platts, strict=True):
+                sources.append(platt[0] + first_pipeline)
+                a.append(platt[1])
+                b.append(platt[2])
+                columns.append(slice(first_member, first_member + len(platt[0])))
+                first_pipeline += part.forests.n_pipelines
+                first_member += len(platt[0])
+            out[horizon] = (np.concatenate(sources), np.concatenate(a), np.concatenate(b), columns)
         return out
 
 

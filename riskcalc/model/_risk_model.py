@@ -250,16 +250,14 @@ def _spreads(
     rows of an assessment, 9.5 µs for 12 and 24 months together, 7.3 µs for each alone.
     """
     shapes = {(m.shape, None if inner is None else inner.shape) for _, m, inner in members}
-    groups = [members] if len(shapes) == 1 else [[one] for one in members]
-    probs, sds = [], []
-    for group in groups:
-        prob, sd = logit_spread(np.stack([m for _, m, _ in group]))
-        inners = [inner for *_, inner in group if inner is not None]
-        if inners:  # recalibrated: the spread comes from the original's members
-            _, sd = logit_spread(np.stack(inners))
-        probs.append(prob)
-        sds.append(sd)
-    return np.concatenate(probs), np.concatenate(sds)
+    if len(shapes) > 1:  # each horizon apart
+        parts = [_spreads([one]) for one in members]
+        return np.concatenate([p for p, _ in parts]), np.concatenate([sd for _, sd in parts])
+    prob, sd = logit_spread(np.stack([m for _, m, _ in members]))
+    inners = [inner for *_, inner in members if inner is not None]
+    if inners:  # recalibrated: the spread comes from the original's members
+        _, sd = logit_spread(np.stack(inners))
+    return prob, sd
 
 
 def _sklearn_members(

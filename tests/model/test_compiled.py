@@ -125,6 +125,12 @@ def test_every_horizon_up_to_one_is_evaluated_in_one_pass() -> None:
     for h in horizons:
         alone = [compiled.horizons[g].raw_scores(x) for g in horizons if g <= h]
         assert np.array_equal(compiled.up_to[h].raw_scores(x), np.concatenate(alone, axis=1))
+        together = compiled.member_probabilities(x, h)
+        assert [g for g, *_ in together] == [g for g in horizons if g <= h]
+        for (g, members, inner), raw in zip(together, alone, strict=True):
+            classifier = compiled.horizons[g].classifier
+            assert np.array_equal(members, classifier.member_probabilities(raw))
+            assert inner is None
 
 
 def test_one_pipeline_on_one_row_adds_its_trees_in_order() -> None:
