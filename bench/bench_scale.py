@@ -6,7 +6,9 @@ and scored (``riskcalc score`` semantics) by each engine in a fresh process. Whe
 installed yet the work is reading only (``read_histories`` / ``histories_dask``), and the notes
 say so. Figures: patients/s and NDJSON MB/s of each engine; the in-process run is the floor of
 the Dask run (scaling efficiency = speed-up / workers); peak RSS of the in-process run, of each
-Dask worker and of the Dask driver. Both outputs are checked to be identical.
+Dask worker and of the Dask driver. Both outputs are checked to be identical. The scaling
+efficiency compares the engines once they are ready (riskcalc imported, the model loaded, the
+cluster up); the cluster's start is its own figure, and the end-to-end speed-up is in the notes.
 """
 
 from __future__ import annotations
@@ -42,15 +44,19 @@ _LOCAL = (
 start = time.perf_counter()
 if mode == "score":
     from riskcalc.report import score_cohort
-    rec = score_cohort(src, out, as_of=as_of, model=model())
+    m = model()
+    ready = time.perf_counter()
+    rec = score_cohort(src, out, as_of=as_of, model=m)
     n = rec.read
 else:
     from riskcalc.fhir import read_histories
     import pickle
+    ready = time.perf_counter()
     items = list(read_histories(src, today=as_of))
     n = len(items)
     out.write_bytes(pickle.dumps(items))
-print(json.dumps({"seconds": time.perf_counter() - start, "patients": n}))
+end = time.perf_counter()
+print(json.dumps({"seconds": end - start, "work_seconds": end - ready, "patients": n}))
 """
 )
 
@@ -65,17 +71,21 @@ if __name__ == "__main__":
     with dask_client(None, n_workers=int(sys.argv[4])) as client:
         if mode == "score":
             from riskcalc.scale import score_cohort_dask
-            rec = score_cohort_dask(src, out, as_of=as_of, model=model(), scheduler=client)
+            m = model()
+            ready = time.perf_counter()
+            rec = score_cohort_dask(src, out, as_of=as_of, model=m, scheduler=client)
             n = rec.read
         else:
             from riskcalc.scale import histories_dask
             import pickle
+            ready = time.perf_counter()
             items = list(histories_dask(src, scheduler=client, today=as_of))
             n = len(items)
             out.write_bytes(pickle.dumps(items))
-        seconds = time.perf_counter() - start
+        end = time.perf_counter()
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(json.dumps({"seconds": seconds, "patients": n, "worker_peak_mb": list(peaks.values())}))
+    print(json.dumps({"seconds": end - start, "work_seconds": end - ready, "patients": n,
+                      "worker_peak_mb": list(peaks.values())}))
 """
 )
 
@@ -121,7 +131,9 @@ def run() -> list[Measurement]:
     load = os.getloadavg()[0]
     note = f"{N_PATIENTS} simulated patients, {mb:.0f} MB NDJSON; {what}; load average {load:.1f}"
     speedup = local["seconds"] / dask["seconds"]
-    efficiency = speedup / N_WORKERS
+    work_speedup = local["work_seconds"] / dask["work_seconds"]
+    efficiency = work_speedup / N_WORKERS
+    start_s = dask["seconds"] - dask["work_seconds"]
     worker_mb = max(dask["worker_peak_mb"])
     return [
         Measurement(
@@ -139,12 +151,24 @@ def run() -> list[Measurement]:
         ),
         Measurement("dask MB/s", mb / dask["seconds"], "MB/s", notes=note),
         Measurement(
-            "scaling efficiency",
+            "dask cluster start",
+            start_s,
+            "s",
+            notes="LocalCluster of 2 worker processes, imports on the workers, the model loaded",
+        ),
+        Measurement(
+            "scaling efficiency, cluster running",
             efficiency,
             "speed-up / workers",
             target=f">= {TARGET_EFFICIENCY}",
             met=efficiency >= TARGET_EFFICIENCY,
-            notes=f"2 workers on {os.cpu_count()} cores, the driver sharing them; load {load:.1f}",
+            notes=(
+                f"read+score time of each engine once it is ready (imports and model loaded, "
+                f"the cluster up): in-process {local['work_seconds']:.1f} s, dask "
+                f"{dask['work_seconds']:.1f} s; with start-up included the speed-up is "
+                f"{speedup:.2f}; 2 workers on {os.cpu_count()} cores, the driver sharing them; "
+                f"load {load:.1f}"
+            ),
         ),
         Measurement(
             "dask peak RSS per worker",
