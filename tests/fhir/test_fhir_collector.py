@@ -11,7 +11,7 @@ from riskcalc.fhir._source import kept_from_collector
 
 
 def test_a_unit_is_frozen_while_its_histories_are_built_and_released_after() -> None:
-    assert gc.get_freeze_count() == 0
+    gc.unfreeze()  # a clean slate, whatever an earlier test froze (harmless: frozen is only faster)
     seen = []
     for _ in read_histories(demo_bundle("mild-covid"), today=dt.date(2026, 12, 1)):
         seen.append(gc.get_freeze_count())
@@ -20,6 +20,7 @@ def test_a_unit_is_frozen_while_its_histories_are_built_and_released_after() -> 
 
 
 def test_an_abandoned_iteration_releases_the_unit() -> None:
+    gc.unfreeze()
     it = read_histories(demo_bundle("mild-covid"), today=dt.date(2026, 12, 1))
     next(it)
     assert gc.get_freeze_count() > 0
@@ -30,11 +31,12 @@ def test_an_abandoned_iteration_releases_the_unit() -> None:
 def test_objects_frozen_by_someone_else_stay_frozen() -> None:
     gc.freeze()
     try:
-        before = gc.get_freeze_count()
         with kept_from_collector():
             pass
         list(read_histories(demo_bundle("mild-covid"), today=dt.date(2026, 12, 1)))
-        assert gc.get_freeze_count() >= before
+        # gc.unfreeze would have emptied the permanent generation (frozen objects that die leave
+        # it too, so its size itself may shrink)
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
 
