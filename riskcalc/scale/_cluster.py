@@ -44,6 +44,18 @@ def _warm_worker() -> None:
     import riskcalc.scale  # noqa: F401
 
 
+def _warm(client: Client) -> None:
+    """:func:`_warm_worker` on every worker; a worker that cannot import riskcalc is refused."""
+    try:
+        client.run(_warm_worker)
+    except ImportError as exc:
+        raise ConfigError(
+            "config.invalid",
+            f"a Dask worker cannot import riskcalc ({exc}); install riskcalc (with the same "
+            "version) in the workers' environment",
+        ) from exc
+
+
 @contextmanager
 def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) -> Iterator[Client]:
     """A client for ``scheduler``; a LocalCluster (closed on exit) when it is None.
@@ -65,7 +77,7 @@ def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) ->
                 "config.invalid", f"cannot reach the Dask scheduler at {scheduler!r}: {exc}"
             ) from exc
         try:
-            client.run(_warm_worker)
+            _warm(client)
             yield client
         finally:
             client.close()
@@ -84,11 +96,10 @@ def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) ->
             )
             client = distributed.Client(cluster)
             try:
-                # the cluster returns before every worker has joined the scheduler: work
-                # submitted at once went to the first worker only (the second joined 1.8 s into
-                # a 13 s run and then waited on transfers from the first)
+                # client.run reaches the workers registered when it is called: wait for all of
+                # them, so that every one is warmed
                 client.wait_for_workers(workers, timeout=60)
-                client.run(_warm_worker)
+                _warm(client)
                 yield client
             finally:
                 client.close()

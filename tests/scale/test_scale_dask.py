@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -148,3 +149,22 @@ def test_worker_killed_while_scoring(client: Any, tmp_path: Path) -> None:
     assert killed is not None
     assert ra == rb and rb.read == 1200 and rb.balanced
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_workers_that_cannot_import_riskcalc_are_refused_with_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from riskcalc.errors import ConfigError
+    from riskcalc.scale import dask_client
+
+    # a worker thread of an in-process cluster shares this interpreter's modules: with the entry
+    # set to None, its `import riskcalc.report` fails for real
+    with distributed.LocalCluster(
+        n_workers=1, processes=False, dashboard_address=None, worker_dashboard_address=None
+    ) as cluster:
+        monkeypatch.setitem(sys.modules, "riskcalc.report", None)
+        with (
+            pytest.raises(ConfigError, match="cannot import riskcalc"),
+            dask_client(cluster.scheduler_address),
+        ):
+            pass
