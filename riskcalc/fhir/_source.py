@@ -61,8 +61,8 @@ def kept_from_collector() -> Iterator[None]:
     ``gc.freeze`` moves every tracked object into the permanent generation, which collections
     never walk; ``gc.unfreeze`` moves them back into the oldest one afterwards. Without it, the
     collections set off while a large unit's histories are built walk its whole parsed JSON
-    again and again: reading a 20,000-patient export (153 MB of NDJSON) took 14.6 s, and 9.0 s
-    with the collector off (docs/performance.md). Frozen objects are still freed by reference
+    again and again: reading a 20,000-patient export (153 MB of NDJSON) took 14.2 s, 10.3 s with
+    the unit frozen and 9.0 s with the collector off altogether (docs/performance.md). Frozen objects are still freed by reference
     counting. If something else has frozen objects (the CDS Hooks service freezes its start-up
     state), nothing is done: ``unfreeze`` cannot tell whose objects it would release.
     """
@@ -166,10 +166,8 @@ def max_depth(data: bytes, *, block_bytes: int = 1 << 15) -> int:
     for quote in _escaped_quotes(data):
         pieces.append(data[at:quote].translate(None, _NOT_STRUCTURAL))
         at = quote + 1
-    kept = (
-        data[at:].translate(None, _NOT_STRUCTURAL) if at else data.translate(None, _NOT_STRUCTURAL)
-    )
-    codes = np.frombuffer(b"".join([*pieces, kept]) if pieces else kept, dtype=np.uint8)
+    pieces.append((data[at:] if at else data).translate(None, _NOT_STRUCTURAL))
+    codes = np.frombuffer(pieces[0] if len(pieces) == 1 else b"".join(pieces), dtype=np.uint8)
     depth = deepest = quotes_before = 0
     for start in range(0, len(codes), block_bytes):
         block = codes[start : start + block_bytes]

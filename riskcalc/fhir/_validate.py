@@ -133,7 +133,7 @@ _MARKER_CANDIDATES = ("x", "2000-01-01T00:00:00Z", "2000")
 _LEAF_CACHE_SIZE = 65_536
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Leaf:
     """A blankable primitive field: its validator, its marker and the verdicts seen so far."""
 

@@ -212,7 +212,7 @@ class _Run:
         workers = _n_workers(client)
         wanted = max(2 * workers, math.ceil(plan.ndjson_bytes / tuning.partition_bytes))
         # a multiple of the workers, so the last round of partitions keeps every worker busy
-        # (5 partitions on 2 workers left one idle for a third of the run)
+        # (5 partitions on 2 workers: in the third round one of them has nothing to do)
         self.n_partitions = tuning.n_partitions or -(-wanted // workers) * workers
 
     def key(self, name: str) -> str:
