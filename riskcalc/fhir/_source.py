@@ -161,13 +161,7 @@ def max_depth(data: bytes, *, block_bytes: int = 1 << 15) -> int:
     >>> max_depth(b'{"a": [1, {"b": "]]\\\\"]"}], "c": ""}')
     3
     """
-    # the text between escaped quotes, translated piece by piece (a piece is still in cache)
-    pieces, at = [], 0
-    for quote in _escaped_quotes(data):
-        pieces.append(data[at:quote].translate(None, _NOT_STRUCTURAL))
-        at = quote + 1
-    pieces.append((data[at:] if at else data).translate(None, _NOT_STRUCTURAL))
-    codes = np.frombuffer(pieces[0] if len(pieces) == 1 else b"".join(pieces), dtype=np.uint8)
+    codes = structural_codes(data)
     depth = deepest = quotes_before = 0
     for start in range(0, len(codes), block_bytes):
         block = codes[start : start + block_bytes]
@@ -184,6 +178,20 @@ def max_depth(data: bytes, *, block_bytes: int = 1 << 15) -> int:
         deepest = max(deepest, depth + int(running.max()))
         depth += int(running[-1])
     return deepest
+
+
+def structural_codes(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The unescaped quotes and the brackets of JSON text, in order: what nesting depends on.
+
+    ``bytes.translate`` (C) deletes every other byte, piece by piece between the escaped quotes
+    (a piece is still in cache when it is translated).
+    """
+    pieces, at = [], 0
+    for quote in _escaped_quotes(data):
+        pieces.append(data[at:quote].translate(None, _NOT_STRUCTURAL))
+        at = quote + 1
+    pieces.append((data[at:] if at else data).translate(None, _NOT_STRUCTURAL))
+    return np.frombuffer(pieces[0] if len(pieces) == 1 else b"".join(pieces), dtype=np.uint8)
 
 
 def _escaped_quotes(data: bytes) -> list[int]:

@@ -240,9 +240,12 @@ class _Run:
 
     def results(self) -> Iterator[list[Any]]:
         """Outputs of ``finish`` unit by unit (a list per JSON batch, failure or the pool)."""
+        # Stage 1 first: the finish arguments (the model, 3.6 MB pickled) queued ahead of it
+        # held the first reads back by 0.9 s, both workers idle.
+        stage1 = self._submit_stage1() if self.plan.ndjson_files else None
         kwargs_f = self.submit("finish-args", _identity, self.finish_kwargs)
         json_futures = self._submit_json(kwargs_f)
-        pool = self._submit_pool(kwargs_f) if self.plan.ndjson_files else None
+        pool = self._pool_after(stage1, kwargs_f) if stage1 is not None else None
         for kind, value in self._segments():
             if kind == "json":
                 yield json_futures[value].result()
@@ -304,8 +307,8 @@ class _Run:
             futures.append(_Concat(parts))
         return futures  # indexed by run, matching _segments
 
-    def _submit_pool(self, kwargs_f: Any) -> Callable[[], Iterator[list[Any]]]:
-        """Stage 1 now (it must finish before anything of the pool can), stage 2 lazily."""
+    def _submit_stage1(self) -> tuple[list[Any], list[list[Any]]]:
+        """Stage 1 (it must finish before anything of the pool can): summaries and pieces."""
         p = self.n_partitions
         stage1 = [
             self.submit(f"read-{c.chunk_id}", _read_task, c, p, self.limits)
@@ -316,6 +319,13 @@ class _Run:
             [self.submit(f"piece-{i}-{j}", _pieces_of, f, j) for j in range(p)]
             for i, f in enumerate(stage1)
         ]
+        return summaries, pieces
+
+    def _pool_after(
+        self, stage1: tuple[list[Any], list[list[Any]]], kwargs_f: Any
+    ) -> Callable[[], Iterator[list[Any]]]:
+        """The pool context once stage 1 is done (this waits for it), stage 2 lazily."""
+        summaries, pieces = stage1
         context = pool_context(self.plan, self.client.gather(summaries), limits=self.limits)
         self._failures = context.failures
         del summaries, stage1  # the pieces keep their lineage; the summaries are not needed
