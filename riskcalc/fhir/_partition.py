@@ -280,7 +280,8 @@ def depth_summary(data: bytes) -> DepthSummary:
     """The bracket-depth summary of a range that starts at a line start (see ``max_depth``).
 
     From the range's quotes and brackets alone (``structural_codes``, about a twelfth of the
-    bytes): 32 MB of NDJSON in about 0.05 s, against 0.25 s for the same scan over every byte.
+    bytes): the 153 MB of a 20,000-patient export in 0.22 s, against 0.46 s for the same scan
+    over every byte.
     """
     codes = structural_codes(data)
     is_quote = codes == ord('"')
