@@ -41,13 +41,13 @@ from riskcalc.fhir import _check_size, _failure
 from riskcalc.fhir._extract import extract
 from riskcalc.fhir._group import (
     _PATIENT_URL,
+    _REF_KEYS,
     PATIENT_TYPES,
     SHARED_TYPES,
     Item,
     PatientGroup,
     _assign,
     _flatten,
-    _patient_refs,
     _patients,
     _summaries,
     group,
@@ -381,78 +381,108 @@ def partition_chunk(
     summary.n_bytes = len(data)
     summary.n_newlines = data.count(b"\n")
     summary.depth = depth_summary(data)
-    unresolved: list[str] = []
+    router = _Router(summary, pieces)
     for line_no, line in enumerate(data.split(b"\n"), start=1):
         if line.strip():
-            _route_line(line_no, line, chunk.is_log, summary, pieces, unresolved)
-    summary.n_unresolved = len(unresolved)
-    summary.first_unresolved = heapq.nsmallest(3, unresolved)
+            router.line(line_no, line, chunk.is_log)
+    summary.n_unresolved = len(router.unresolved)
+    summary.first_unresolved = heapq.nsmallest(3, router.unresolved)
     return summary, pieces
 
 
-def _route_line(
-    line_no: int,
-    line: bytes,
-    is_log: bool,
-    summary: ChunkSummary,
-    pieces: list[Piece],
-    unresolved: list[str],
-) -> None:
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        summary.issues.append((line_no, "", "ndjson.bad_line", f"not JSON: {exc.msg}"))
-        return
-    if not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
-        if not (is_log and isinstance(value, dict)):
-            summary.issues.append(
-                (line_no, "", "ndjson.bad_line", "line is not a FHIR resource (no resourceType)")
-            )
-        return
-    plain = value["resourceType"] != "Bundle"
-    for index, x in enumerate(_flatten(value, "", None)):
-        if isinstance(x, Issue):
-            summary.issues.append((line_no, x.source or "", x.code, x.message))
-            continue
-        raw = line if plain else orjson.dumps(x.resource)
-        _route_item(line_no, index, x, raw, summary, pieces, unresolved)
+class _Router:
+    """Stage 1's routing of one range, line by line, into its summary and pieces.
 
+    The hot loop of stage 1 (every resource of the cohort passes here once): a plain resource
+    line is routed without the Items that opening a Bundle needs, and each patient id's
+    partition is computed once per range.
+    """
 
-def _route_item(
-    line_no: int,
-    index: int,
-    item: Item,
-    raw: bytes,
-    summary: ChunkSummary,
-    pieces: list[Piece],
-    unresolved: list[str],
-) -> None:
-    summary.n_resources += 1
-    rtype = item.resource["resourceType"]
-    record: Record = (summary.chunk_id, line_no, index, item.location, item.full_url, raw)
-    if rtype == "Patient":
-        pid = item.resource.get("id")
-        if not isinstance(pid, str) or not _routable_patient(pid, item.full_url):
-            summary.exceptional = (
-                f"Patient {pid!r} (fullUrl {item.full_url!r}) cannot be resolved by id alone"
-            )
+    def __init__(self, summary: ChunkSummary, pieces: list[Piece]) -> None:
+        self.summary, self.pieces = summary, pieces
+        self.unresolved: list[str] = []
+        self._partition: dict[str, Piece] = {}
+
+    def _piece(self, patient_id: str) -> Piece:
+        piece = self._partition.get(patient_id)
+        if piece is None:
+            piece = self._partition[patient_id] = self.pieces[
+                partition_of(patient_id, len(self.pieces))
+            ]
+        return piece
+
+    def line(self, line_no: int, line: bytes, is_log: bool) -> None:
+        summary = self.summary
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            summary.issues.append((line_no, "", "ndjson.bad_line", f"not JSON: {exc.msg}"))
             return
-        piece = pieces[partition_of(pid, len(pieces))]
+        rtype = value.get("resourceType") if isinstance(value, dict) else None
+        if not isinstance(rtype, str):
+            if not (is_log and isinstance(value, dict)):
+                summary.issues.append(
+                    (
+                        line_no,
+                        "",
+                        "ndjson.bad_line",
+                        "line is not a FHIR resource (no resourceType)",
+                    )
+                )
+            return
+        if rtype != "Bundle":
+            self.resource(line_no, 0, "", None, value, line)
+            return
+        for index, x in enumerate(_flatten(value, "", None)):
+            if isinstance(x, Issue):
+                summary.issues.append((line_no, x.source or "", x.code, x.message))
+            else:
+                raw = orjson.dumps(x.resource)
+                self.resource(line_no, index, x.location, x.full_url, x.resource, raw)
+
+    def resource(
+        self,
+        line_no: int,
+        index: int,
+        location: str,
+        full_url: str | None,
+        resource: dict[str, Any],
+        raw: bytes,
+    ) -> None:
+        summary = self.summary
+        summary.n_resources += 1
+        rtype = resource["resourceType"]
+        record: Record = (summary.chunk_id, line_no, index, location, full_url, raw)
+        if rtype == "Patient":
+            pid = resource.get("id")
+            if not isinstance(pid, str) or not _routable_patient(pid, full_url):
+                summary.exceptional = (
+                    f"Patient {pid!r} (fullUrl {full_url!r}) cannot be resolved by id alone"
+                )
+                return
+            piece = self._piece(pid)
+            piece.records.append(record)
+            piece.patient_ids.append(pid)
+            summary.n_patients += 1
+            return
+        if rtype in SHARED_TYPES:
+            summary.shared.append((line_no, index, full_url, resource))
+            return
+        target = None
+        for key in _REF_KEYS:  # _patient_refs and route_key, inlined
+            ref = resource.get(key)
+            if isinstance(ref, dict) and isinstance(text := ref.get("reference"), str):
+                target = route_key(text)
+                if target is not None:
+                    break
+        if target is None:
+            if rtype in PATIENT_TYPES:
+                rid = resource.get("id")
+                self.unresolved.append(f"{rtype}/{rid if isinstance(rid, str) and rid else '?'}")
+            return
+        piece = self._piece(target)
         piece.records.append(record)
-        piece.patient_ids.append(pid)
-        summary.n_patients += 1
-        return
-    if rtype in SHARED_TYPES:
-        summary.shared.append((line_no, index, item.full_url, item.resource))
-        return
-    target = next((k for k in map(route_key, _patient_refs(item.resource)) if k is not None), None)
-    if target is None:
-        if rtype in PATIENT_TYPES:
-            unresolved.append(item.ref)
-        return
-    piece = pieces[partition_of(target, len(pieces))]
-    piece.records.append(record)
-    piece.referenced[target] = piece.referenced.get(target, 0) + 1
+        piece.referenced[target] = piece.referenced.get(target, 0) + 1
 
 
 # --- between the stages: the pool as a whole ----------------------------------------------------
