@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,9 +85,6 @@ __all__ = [
 CHUNK_BYTES = 32 * 1024 * 1024
 
 Result = PatientHistory | ReadFailure
-#: One resource in a partition: (chunk id, line in chunk, index in line, location suffix,
-#: fullUrl, resource JSON).
-Record = tuple[int, int, int, str, str | None, bytes]
 
 
 # --- routing -------------------------------------------------------------------------------------
@@ -317,14 +314,53 @@ def combine_depth(summaries: Iterable[DepthSummary]) -> int:
     return 0 if peak is None else max(peak, 0)
 
 
-@dataclass
 class Piece:
-    """One partition's share of one range: records in file order, and what needs a global view."""
+    """One partition's share of one range: its resources in file order, and what needs a
+    global view.
 
-    records: list[Record] = field(default_factory=list)
-    patient_ids: list[str] = field(default_factory=list)
-    #: Resources per referenced patient id (to find references to patients not in the input).
-    referenced: dict[str, int] = field(default_factory=dict)
+    Packed for the shuffle (:meth:`pack`): the resources' JSON texts joined by newlines (compact
+    JSON has none, an NDJSON line neither) and their line numbers in an array. Moving a piece
+    between workers is then a copy of two buffers; as a list of one tuple per resource, the
+    pieces of 20,000 patients took 0.8 s to move, both workers idle meanwhile.
+    """
+
+    def __init__(self, chunk_id: int) -> None:
+        self.chunk_id = chunk_id
+        self.texts = b""
+        self.lines: np.ndarray[Any, np.dtype[np.int64]] = np.zeros(0, dtype=np.int64)
+        #: (location suffix, fullUrl) of the resources that came out of a Bundle, by position.
+        self.origins: dict[int, tuple[str, str | None]] = {}
+        self.patient_ids: list[str] = []
+        #: Resources per referenced patient id (to find references to patients not in the input).
+        self.referenced: dict[str, int] = {}
+        self._texts: list[bytes] = []
+        self._lines: list[int] = []
+
+    def add(self, line_no: int, location: str, full_url: str | None, text: bytes) -> None:
+        if location or full_url is not None:
+            self.origins[len(self._texts)] = (location, full_url)
+        self._texts.append(text)
+        self._lines.append(line_no)
+
+    def pack(self) -> None:
+        """Join what :meth:`add` collected (once, when the range is routed)."""
+        self.texts = b"\n".join(self._texts)
+        self.lines = np.asarray(self._lines, dtype=np.int64)
+        self._texts, self._lines = [], []
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def resources(self) -> Iterator[tuple[int, str, str | None, bytes]]:
+        """(line in the range, location suffix, fullUrl, JSON text) of each resource, in order."""
+        if not len(self.lines):
+            return
+        origins = self.origins
+        for k, (line, text) in enumerate(
+            zip(self.lines.tolist(), self.texts.split(b"\n"), strict=True)
+        ):
+            location, full_url = origins.get(k, ("", None))
+            yield line, location, full_url, text
 
 
 @dataclass
@@ -370,7 +406,7 @@ def partition_chunk(
     Memory: the range's bytes (about ``chunk_bytes``) twice, plus one parsed line at a time.
     """
     summary = ChunkSummary(chunk.chunk_id, chunk.file_index)
-    pieces = [Piece() for _ in range(n_partitions)]
+    pieces = [Piece(chunk.chunk_id) for _ in range(n_partitions)]
     try:
         data = _read_range(chunk, limits)
     except InputError as exc:
@@ -385,6 +421,8 @@ def partition_chunk(
     for line_no, line in enumerate(data.split(b"\n"), start=1):
         if line.strip():
             router.line(line_no, line, chunk.is_log)
+    for piece in pieces:
+        piece.pack()
     summary.n_unresolved = len(router.unresolved)
     summary.first_unresolved = heapq.nsmallest(3, router.unresolved)
     return summary, pieces
@@ -452,7 +490,6 @@ class _Router:
         summary = self.summary
         summary.n_resources += 1
         rtype = resource["resourceType"]
-        record: Record = (summary.chunk_id, line_no, index, location, full_url, raw)
         if rtype == "Patient":
             pid = resource.get("id")
             if not isinstance(pid, str) or not _routable_patient(pid, full_url):
@@ -461,7 +498,7 @@ class _Router:
                 )
                 return
             piece = self._piece(pid)
-            piece.records.append(record)
+            piece.add(line_no, location, full_url, raw)
             piece.patient_ids.append(pid)
             summary.n_patients += 1
             return
@@ -481,7 +518,7 @@ class _Router:
                 self.unresolved.append(f"{rtype}/{rid if isinstance(rid, str) and rid else '?'}")
             return
         piece = self._piece(target)
-        piece.records.append(record)
+        piece.add(line_no, location, full_url, raw)
         piece.referenced[target] = piece.referenced.get(target, 0) + 1
 
 
@@ -599,7 +636,7 @@ def others_in_partition(pieces: Iterable[Piece], context: PoolContext) -> Others
     ids: set[str] = set()
     counts: dict[str, int] = {}
     for piece in pieces:
-        if not piece.records or piece.records[0][0] not in context.chunks:
+        if not len(piece) or piece.chunk_id not in context.chunks:
             continue
         ids.update(piece.patient_ids)
         for pid, n in piece.referenced.items():
@@ -646,11 +683,11 @@ def partition_histories(
     """
     items: list[Item] = []
     for piece in pieces:
-        for chunk_id, line, _index, suffix, full_url, raw in piece.records:
-            where = context.chunks.get(chunk_id)
-            if where is None:
-                continue
-            label, offset = where
+        where = context.chunks.get(piece.chunk_id)
+        if where is None:
+            continue
+        label, offset = where
+        for line, suffix, full_url, raw in piece.resources():
             items.append(Item(orjson.loads(raw), f"{label}:{offset + line}{suffix}", full_url))
     resolver, patients = _patients(items)
     _assign(items, resolver, patients)

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import heapq
 import math
+import pickle
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,13 @@ def _collector_paused(task: Callable[P, T]) -> Callable[P, T]:
 
 def _identity(value: T) -> T:
     return value
+
+
+@_collector_paused
+def _unpickled(blob: bytes) -> Any:
+    """The finish arguments, unpickled in the task's thread (a worker's event loop, which
+    unpickles a task's own arguments, serves transfers meanwhile)."""
+    return pickle.loads(blob)
 
 
 def _pick(value: Sequence[Any], index: int) -> Any:
@@ -187,10 +195,6 @@ def _json_batches(paths: Sequence[str], batch_bytes: int) -> list[list[str]]:
     return batches
 
 
-def _n_workers(client: Any) -> int:
-    return max(1, len(client.scheduler_info().get("workers", {})))
-
-
 class _Run:
     """One run on one client: submits everything, then yields results in the reader's order."""
 
@@ -209,7 +213,11 @@ class _Run:
         self.tuning, self.finish, self.finish_kwargs = tuning, finish, finish_kwargs
         self.token = uuid.uuid4().hex[:8]
         self._failures: dict[int, ReadFailure] = dict(plan.failures)
-        workers = _n_workers(client)
+        #: The workers, in a fixed order: partition j and a copy of the finish arguments live
+        #: on worker j mod n (see _home).
+        self.workers: list[str] = sorted(client.scheduler_info().get("workers", {}))
+        self.finish_args: dict[str | None, Any] = {}
+        workers = max(1, len(self.workers))
         wanted = max(2 * workers, math.ceil(plan.ndjson_bytes / tuning.partition_bytes))
         # a multiple of the workers, so the last round of partitions keeps every worker busy
         # (5 partitions on 2 workers: in the third round one of them has nothing to do)
@@ -219,33 +227,56 @@ class _Run:
         return f"riskcalc-{name}-{self.token}"
 
     def submit(
-        self, name: str, func: Callable[..., Any], *args: Any, worker: str | None = None
+        self,
+        name: str,
+        func: Callable[..., Any],
+        *args: Any,
+        worker: str | None = None,
+        priority: int = 0,
     ) -> Any:
-        """Submit a task; ``worker``: run it there if it can (elsewhere if that worker is gone)."""
+        """Submit a task; ``worker``: run it there if it can (elsewhere if that worker is gone);
+        a higher ``priority`` runs before the tasks already waiting."""
         placement = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
         return self.client.submit(
-            func, *args, key=self.key(name), pure=False, retries=0, **placement
+            func, *args, key=self.key(name), pure=False, retries=0, priority=priority, **placement
         )
 
-    def _homes(self, n_partitions: int) -> list[str | None]:
-        """The worker each partition's tasks are placed on: round robin over the workers.
+    def _submit_finish_args(self) -> dict[str | None, Any]:
+        """The finish arguments (the model: 3.6 MB pickled) as one task per worker, ahead of
+        the reads waiting, so that each worker holds its own copy before stage 2.
+
+        With one copy, the first partition task of the other worker waited 0.7 s for it (its
+        holder pickling it on its event loop, the other unpickling it), both workers idle. The
+        copies are tasks, not scattered data: a worker lost takes its copy's lineage along.
+        """
+        blob = pickle.dumps(self.finish_kwargs, protocol=pickle.HIGHEST_PROTOCOL)
+        workers: list[str | None] = [*self.workers] or [None]
+        return {
+            w: self.submit(f"finish-args-{i}", _unpickled, blob, worker=w, priority=1)
+            for i, w in enumerate(workers)
+        }
+
+    def _finish_args_for(self, worker: str | None) -> Any:
+        return self.finish_args.get(worker) or next(iter(self.finish_args.values()))
+
+    def _home(self, j: int) -> str | None:
+        """The worker partition ``j``'s tasks (or JSON batch ``j``) are placed on: round robin.
 
         Every range holds a piece of every partition, so where its inputs are says little; left
         to itself the scheduler gave one of 2 workers 4 of 6 partitions (the other sat idle for
         the last 2 s of a 13 s run). Its "others" task and its history task share the worker, so
         the pieces move once.
         """
-        workers = sorted(self.client.scheduler_info().get("workers", {}))
-        return [workers[j % len(workers)] if workers else None for j in range(n_partitions)]
+        return self.workers[j % len(self.workers)] if self.workers else None
 
     def results(self) -> Iterator[list[Any]]:
         """Outputs of ``finish`` unit by unit (a list per JSON batch, failure or the pool)."""
         # Stage 1 first: the finish arguments (the model, 3.6 MB pickled) queued ahead of it
         # held the first reads back by 0.9 s, both workers idle.
         stage1 = self._submit_stage1() if self.plan.ndjson_files else None
-        kwargs_f = self.submit("finish-args", _identity, self.finish_kwargs)
-        json_futures = self._submit_json(kwargs_f)
-        pool = self._pool_after(stage1, kwargs_f) if stage1 is not None else None
+        self.finish_args = self._submit_finish_args()
+        json_futures = self._submit_json()
+        pool = self._pool_after(stage1) if stage1 is not None else None
         for kind, value in self._segments():
             if kind == "json":
                 yield json_futures[value].result()
@@ -280,7 +311,7 @@ class _Run:
             elif kind == "pool":
                 yield "pool", None
 
-    def _submit_json(self, kwargs_f: Any) -> list[Any]:
+    def _submit_json(self) -> list[Any]:
         # consecutive JSON files form runs between NDJSON files; each run is cut into batches
         runs: list[list[str]] = [[]]
         for kind, value in self.plan.order:
@@ -289,21 +320,26 @@ class _Run:
             elif runs[-1]:
                 runs.append([])
         futures: list[_Concat] = []
+        n = 0
         for run in (r for r in runs if r):
             batches = _json_batches(run, self.tuning.json_batch_bytes)
-            parts = [
-                self.submit(
-                    f"json-{len(futures)}-{i}",
-                    _json_task,
-                    b,
-                    self.today,
-                    self.limits,
-                    self.plan.single_file,
-                    self.finish,
-                    kwargs_f,
+            parts = []
+            for i, b in enumerate(batches):
+                home = self._home(n)  # beside that worker's copy of the finish arguments
+                n += 1
+                parts.append(
+                    self.submit(
+                        f"json-{len(futures)}-{i}",
+                        _json_task,
+                        b,
+                        self.today,
+                        self.limits,
+                        self.plan.single_file,
+                        self.finish,
+                        self._finish_args_for(home),
+                        worker=home,
+                    )
                 )
-                for i, b in enumerate(batches)
-            ]
             futures.append(_Concat(parts))
         return futures  # indexed by run, matching _segments
 
@@ -322,18 +358,16 @@ class _Run:
         return summaries, pieces
 
     def _pool_after(
-        self, stage1: tuple[list[Any], list[list[Any]]], kwargs_f: Any
+        self, stage1: tuple[list[Any], list[list[Any]]]
     ) -> Callable[[], Iterator[list[Any]]]:
         """The pool context once stage 1 is done (this waits for it), stage 2 lazily."""
         summaries, pieces = stage1
         context = pool_context(self.plan, self.client.gather(summaries), limits=self.limits)
         self._failures = context.failures
         del summaries, stage1  # the pieces keep their lineage; the summaries are not needed
-        return lambda: self._pool(context, pieces, kwargs_f)
+        return lambda: self._pool(context, pieces)
 
-    def _pool(
-        self, context: PoolContext, pieces: list[list[Any]], kwargs_f: Any
-    ) -> Iterator[list[Any]]:
+    def _pool(self, context: PoolContext, pieces: list[list[Any]]) -> Iterator[list[Any]]:
         if context.exceptional is not None or context.n_patients == 0:
             fut = self.submit(
                 "pool-whole",
@@ -343,14 +377,14 @@ class _Run:
                 self.today,
                 self.limits,
                 self.finish,
-                kwargs_f,
+                self._finish_args_for(None),
             )
             yield fut.result()
             return
         p = self.n_partitions
         context_f = self.submit("context", _identity, context)
         columns = [[row[j] for row in pieces] for j in range(p)]
-        homes = self._homes(p)
+        homes = [self._home(j) for j in range(p)]
         others_f = [
             self.submit(f"others-{j}", _others_task, context_f, *columns[j], worker=homes[j])
             for j in range(p)
@@ -366,7 +400,7 @@ class _Run:
                 self.today,
                 self.limits,
                 self.finish,
-                kwargs_f,
+                self._finish_args_for(homes[j]),
                 *columns[j],
                 worker=homes[j],
             )
