@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 import heapq
 import math
-import pickle
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -105,7 +104,9 @@ def _identity(value: T) -> T:
 def _unpickled(blob: bytes) -> Any:
     """The finish arguments, unpickled in the task's thread (a worker's event loop, which
     unpickles a task's own arguments, serves transfers meanwhile)."""
-    return pickle.loads(blob)
+    from distributed.protocol import pickle
+
+    return pickle.loads(blob)  # type: ignore[no-untyped-call]
 
 
 def _pick(value: Sequence[Any], index: int) -> Any:
@@ -247,9 +248,13 @@ class _Run:
 
         With one copy, the first partition task of the other worker waited 0.7 s for it (its
         holder pickling it on its event loop, the other unpickling it), both workers idle. The
-        copies are tasks, not scattered data: a worker lost takes its copy's lineage along.
+        copies are tasks, not scattered data: a copy lost with its worker is made again from
+        its task. Pickled once, here, as Dask would (pickle, or cloudpickle for what pickle
+        cannot take).
         """
-        blob = pickle.dumps(self.finish_kwargs, protocol=pickle.HIGHEST_PROTOCOL)
+        from distributed.protocol import pickle
+
+        blob: bytes = pickle.dumps(self.finish_kwargs)  # type: ignore[no-untyped-call]
         workers: list[str | None] = [*self.workers] or [None]
         return {
             w: self.submit(f"finish-args-{i}", _unpickled, blob, worker=w, priority=1)
@@ -257,7 +262,9 @@ class _Run:
         }
 
     def _finish_args_for(self, worker: str | None) -> Any:
-        return self.finish_args.get(worker) or next(iter(self.finish_args.values()))
+        """The copy of the finish arguments on ``worker`` (any copy for None)."""
+        future = self.finish_args.get(worker)
+        return future if future is not None else next(iter(self.finish_args.values()))
 
     def _home(self, j: int) -> str | None:
         """The worker partition ``j``'s tasks (or JSON batch ``j``) are placed on: round robin.

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import pickle
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scale_helpers import TODAY, SyncClient, tile_bulk
+from scale_helpers import TODAY, SyncClient, _condition, _lines, tile_bulk
 
 from riskcalc.fhir import read_histories
 from riskcalc.fhir._partition import (
+    Piece,
     combine_depth,
     depth_summary,
     history_from_resources,
@@ -193,3 +195,57 @@ def test_task_bodies_run_with_the_collector_paused_and_restore_it() -> None:
 
     assert body(1) == (2, False)
     assert gc.isenabled()
+
+
+def test_bundle_lines_in_ndjson_keep_their_entries_locations(tmp_path: Path) -> None:
+    """An NDJSON line holding a Bundle: its entries are routed one by one, and each keeps its
+    fullUrl and its location (``file:line#entry[k].resource``) through the packed pieces."""
+    root = tmp_path / "bulk"
+    root.mkdir()
+    patient = {"resourceType": "Patient", "gender": "female", "birthDate": "1950-01-01"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "urn:uuid:b1", "resource": {**patient, "id": "b1"}},
+            {
+                "resource": {
+                    "resourceType": "Florp",
+                    "id": "f1",
+                    "subject": {"reference": "urn:uuid:b1"},
+                }
+            },
+            {
+                "fullUrl": "urn:uuid:bc1",
+                "resource": _condition("bc1", {"subject": {"reference": "urn:uuid:b1"}}),
+            },
+        ],
+    }
+    (root / "Patient.ndjson").write_bytes(_lines({**patient, "id": "p2"}, bundle))
+    (root / "Condition.ndjson").write_bytes(
+        _lines(_condition("c2", {"subject": {"reference": "Patient/p2"}}))
+    )
+    expected = list(read_histories(root, today=TODAY))
+    sources = {w.source for h in expected if isinstance(h, PatientHistory) for w in h.warnings}
+    assert any(s and s.endswith("Patient.ndjson:2#entry[1].resource") for s in sources), sources
+    assert len(expected) == 2
+    for n in (1, 2, 3):
+        assert _dask(root, SyncClient(), chunk_bytes=64, n_partitions=n) == expected, n
+
+
+def test_piece_packs_its_resources_and_survives_pickling() -> None:
+    piece = Piece(chunk_id=4)
+    piece.add(1, "", None, b'{"resourceType":"Patient","id":"a"}')
+    piece.add(7, "#entry[2].resource", "urn:uuid:x", b'{"resourceType":"Condition","id":"c"}')
+    piece.add(9, "", None, b"{}")
+    piece.pack()
+    moved = pickle.loads(pickle.dumps(piece))
+    assert len(moved) == 3 and moved.chunk_id == 4
+    assert list(moved.resources()) == [
+        (1, "", None, b'{"resourceType":"Patient","id":"a"}'),
+        (7, "#entry[2].resource", "urn:uuid:x", b'{"resourceType":"Condition","id":"c"}'),
+        (9, "", None, b"{}"),
+    ]
+    empty = Piece(chunk_id=0)
+    empty.pack()
+    assert len(empty) == 0 and list(empty.resources()) == []
