@@ -403,7 +403,8 @@ def partition_chunk(
     names one; a Patient by its id); Medications go to the summary (every partition needs them);
     a patient-type resource that names no patient is counted as unresolved.
 
-    Memory: the range's bytes (about ``chunk_bytes``) twice, plus one parsed line at a time.
+    Memory: the range's bytes (about ``chunk_bytes``) three times (the bytes, their lines, the
+    packed pieces), plus one parsed line at a time.
     """
     summary = ChunkSummary(chunk.chunk_id, chunk.file_index)
     pieces = [Piece(chunk.chunk_id) for _ in range(n_partitions)]
