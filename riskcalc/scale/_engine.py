@@ -248,16 +248,18 @@ class _Run:
 
         With one copy, the first partition task of the other worker waited 0.7 s for it (its
         holder pickling it on its event loop, the other unpickling it), both workers idle. The
-        copies are tasks, not scattered data: a copy lost with its worker is made again from
-        its task. Pickled once, here, as Dask would (pickle, or cloudpickle for what pickle
-        cannot take).
+        arguments are pickled once, here, as Dask would (pickle, or cloudpickle for what pickle
+        cannot take), and sent once, as one task's bytes; each worker's copy is a task that
+        fetches those bytes (a plain buffer: nothing to pickle) and unpickles them. Copies are
+        tasks, not scattered data: a copy lost with its worker is made again from its task.
         """
         from distributed.protocol import pickle
 
         blob: bytes = pickle.dumps(self.finish_kwargs)  # type: ignore[no-untyped-call]
+        pickled = self.submit("finish-args-pickled", _identity, blob, priority=1)
         workers: list[str | None] = [*self.workers] or [None]
         return {
-            w: self.submit(f"finish-args-{i}", _unpickled, blob, worker=w, priority=1)
+            w: self.submit(f"finish-args-{i}", _unpickled, pickled, worker=w, priority=1)
             for i, w in enumerate(workers)
         }
 
