@@ -180,18 +180,86 @@ def max_depth(data: bytes, *, block_bytes: int = 1 << 15) -> int:
     return deepest
 
 
-def structural_codes(data: bytes) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    """The unescaped quotes and the brackets of JSON text, in order: what nesting depends on.
+def structural_codes(data: bytes, *, newlines: bool = False) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The unescaped quotes and the brackets of JSON text, in order: what nesting depends on
+    (and, with ``newlines``, the line ends, for NDJSON).
 
     ``bytes.translate`` (C) deletes every other byte, piece by piece between the escaped quotes
     (a piece is still in cache when it is translated).
     """
+    delete = _NOT_STRUCTURAL_OR_NEWLINE if newlines else _NOT_STRUCTURAL
     pieces, at = [], 0
     for quote in _escaped_quotes(data):
-        pieces.append(data[at:quote].translate(None, _NOT_STRUCTURAL))
+        pieces.append(data[at:quote].translate(None, delete))
         at = quote + 1
-    pieces.append((data[at:] if at else data).translate(None, _NOT_STRUCTURAL))
+    pieces.append((data[at:] if at else data).translate(None, delete))
     return np.frombuffer(pieces[0] if len(pieces) == 1 else b"".join(pieces), dtype=np.uint8)
+
+
+def deep_lines(data: bytes, limit: int, *, block_bytes: int = 1 << 22) -> dict[int, int]:
+    """The lines of NDJSON text nested deeper than ``limit``: line number (from 1, lines split
+    on ``\\n``) to depth.
+
+    Each line is a JSON document of its own, and a raw newline cannot occur inside a JSON
+    string, so the depth and the string state start afresh at every newline: a truncated line
+    (brackets left open, a quote left open) says nothing about the next. Computed on the
+    structural codes of blocks of about ``block_bytes`` that end on line ends (numpy: the
+    running depth of each bracket less the running depth at its line's start), so the
+    temporaries stay a few MB whatever the file's size. Exact for valid JSON lines; for an
+    invalid one, the depth its brackets give (a line that is not too deep fails to parse).
+
+    >>> deep_lines(b'[[[]]]\\n{"a": "[[[["}\\n[[[[\\n[]', 2)
+    {1: 3, 3: 4}
+    """
+    out: dict[int, int] = {}
+    first_line, start = 1, 0
+    while start < len(data):
+        end = data.find(b"\n", start + block_bytes) if start + block_bytes < len(data) else -1
+        end = len(data) if end < 0 else end + 1
+        block = data[start:end]
+        for line, depth in _deep_lines_of_block(block, limit):
+            out[first_line + line] = depth
+        first_line += block.count(b"\n")
+        start = end
+    return out
+
+
+def _deep_lines_of_block(block: bytes, limit: int) -> list[tuple[int, int]]:
+    """(line index in the block from 0, depth) of each line deeper than ``limit``."""
+    codes = structural_codes(block, newlines=True)
+    if codes.size == 0:
+        return []
+    is_newline = codes == _NEWLINE
+    is_quote = codes == _QUOTE
+    quotes = np.cumsum(is_quote, dtype=np.int32)
+    # "{" 0x7B and "[" 0x5B have bit 0x02 set, "}" 0x7D and "]" 0x5D do not: +1 / -1
+    signs = (codes & 2).astype(np.int8) - 1
+    steps = np.where(~is_quote & ~is_newline & ((quotes & 1) == 0), signs, 0)
+    depth = np.cumsum(steps, dtype=np.int32)
+    ends = np.flatnonzero(is_newline)
+    if (quotes[ends] & 1).any() or depth[ends].any():
+        # a line left a string or a bracket open: start every line afresh
+        line_start = np.maximum.accumulate(np.where(is_newline, np.arange(codes.size), -1))
+        first, at_start = line_start < 0, np.maximum(line_start, 0)
+        quotes = quotes - np.where(first, 0, quotes[at_start])
+        steps = np.where(~is_quote & ~is_newline & ((quotes & 1) == 0), signs, 0)
+        depth = np.cumsum(steps, dtype=np.int32)
+        depth = depth - np.where(first, 0, depth[at_start])
+    # else every line ends where it started (depth 0, outside strings): the running figures are
+    # already each line's own, the common case, at the cost of one pass
+    too_deep = np.flatnonzero(depth > limit)
+    if too_deep.size == 0:
+        return []
+    lines = np.searchsorted(ends, too_deep)  # the newlines before a position: its line
+    found, where = np.unique(lines, return_index=True)
+    deepest = np.maximum.reduceat(depth[too_deep], where)
+    return list(zip(found.tolist(), deepest.tolist(), strict=True))
+
+
+def deep_line_message(depth: int, limit: int) -> str:
+    """The ``ndjson.bad_line`` message of a line nested deeper than the limit (one wording for
+    the reader and the Dask engine)."""
+    return f"line nests {depth} levels deep; the limit is {limit} (Limits.max_depth); not read"
 
 
 def _escaped_quotes(data: bytes) -> list[int]:
@@ -211,9 +279,12 @@ def _escaped_quotes(data: bytes) -> list[int]:
 
 
 _QUOTE = ord('"')
+_NEWLINE = ord("\n")
 _BACKSLASH_RUN = re.compile(rb"\\+")
 #: Every byte but the quote and the four brackets: what the nesting scan deletes.
 _NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'"{}[]')
+#: The same, keeping the line ends (NDJSON: each line its own document).
+_NOT_STRUCTURAL_OR_NEWLINE = bytes(b for b in range(256) if b not in b'"{}[]\n')
 
 
 def _check_depth(data: bytes, limits: Limits, label: str) -> None:
@@ -263,7 +334,8 @@ def parse_json(data: bytes, label: str, limits: Limits) -> Any:
 def parse_ndjson(data: bytes, label: str, limits: Limits, unit: Unit, *, is_log: bool) -> None:
     """Parse NDJSON lines into ``unit``; a bad line is an ``ndjson.bad_line`` issue, not an error.
 
-    Lines of an export log (``log.ndjson``: JSON objects without ``resourceType``) are expected
+    A line nested deeper than ``limits.max_depth`` is a bad line too, and is not parsed (the
+    limit applies to each line: every line is a document of its own). Lines of an export log (``log.ndjson``: JSON objects without ``resourceType``) are expected
     and skipped without an issue.
     """
     if len(data) > limits.max_bytes:
@@ -272,16 +344,22 @@ def parse_ndjson(data: bytes, label: str, limits: Limits, unit: Unit, *, is_log:
         )
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
-    _check_depth(data, limits, label)
+    deep = deep_lines(data, limits.max_depth)
     with gc_paused():
-        _parse_lines(data, label, unit, is_log=is_log)
+        _parse_lines(data, label, unit, is_log=is_log, deep=deep, limit=limits.max_depth)
 
 
-def _parse_lines(data: bytes, label: str, unit: Unit, *, is_log: bool) -> None:
+def _parse_lines(
+    data: bytes, label: str, unit: Unit, *, is_log: bool, deep: dict[int, int], limit: int
+) -> None:
     for lineno, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         where = f"{label}:{lineno}"
+        if lineno in deep:
+            message = deep_line_message(deep[lineno], limit)
+            unit.issues.append(Issue(code="ndjson.bad_line", message=message, source=where))
+            continue
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:

@@ -371,7 +371,7 @@ class _Run:
     ) -> Callable[[], Iterator[list[Any]]]:
         """The pool context once stage 1 is done (this waits for it), stage 2 lazily."""
         summaries, pieces = stage1
-        context = pool_context(self.plan, self.client.gather(summaries), limits=self.limits)
+        context = pool_context(self.plan, self.client.gather(summaries))
         self._failures = context.failures
         del summaries, stage1  # the pieces keep their lineage; the summaries are not needed
         return lambda: self._pool(context, pieces)

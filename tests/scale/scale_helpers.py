@@ -78,7 +78,8 @@ def make_edge_folder(tmp_path: Path, fixtures: Path) -> Path:
     BOM, bad lines, a duplicate Patient, references as ``Patient/x``, ``urn:uuid:x``, absolute
     URLs with ``_history``, to a patient not in the input, none at all, a reference chain
     (``subject`` to a Group, ``patient`` to a Patient), a shared Medication, an export log, a
-    file too deep only when its ranges are combined, and a Synthea Bundle.
+    line too deep (and unbalanced lines that would be only if counted across lines), and a
+    Synthea Bundle.
     """
     root = tmp_path / "cohort"
     root.mkdir()
@@ -136,12 +137,16 @@ def make_edge_folder(tmp_path: Path, fixtures: Path) -> Path:
         )
     )
     (root / "log.ndjson").write_bytes(_lines({"type": "export", "ok": True}))
-    # unbalanced lines: 40 + 30 open brackets, deeper than 64 only when counted across lines
+    # unbalanced lines (40 and 30 open brackets: deeper than 64 only if counted across lines,
+    # which the depth limit is not) and one line really too deep (70)
     (root / "deep.ndjson").write_bytes(
         b"[" * 40
         + b"\n"
         + _lines(*[_condition(f"z{i}", {}) for i in range(30)])
         + b"[" * 30
+        + b"\n"
+        + b"[" * 70
+        + b"]" * 70
         + b"\n"
     )
     bundle = next(
