@@ -9,6 +9,11 @@ the Dask run (scaling efficiency = speed-up / workers); peak RSS of the in-proce
 Dask worker and of the Dask driver. Both outputs are checked to be identical. The scaling
 efficiency compares the engines once they are ready (riskcalc imported, the model loaded, the
 cluster up); the cluster's start is its own figure, and the end-to-end speed-up is in the notes.
+
+The engines run in turn, ``ROUNDS`` times each (in-process, Dask, in-process, …), and each
+engine's figures are those of its fastest round, as ``assess`` takes the best of its rounds: one
+round each gave efficiencies from 0.63 to 0.78 at the same commit within an hour, the VM's
+speed changing between the two runs; every round's times are in the notes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from bench._harness import Measurement, peak_rss_of_child
 
 N_PATIENTS = int(os.environ.get("RISKCALC_BENCH_SCALE_PATIENTS", "20000"))
 N_WORKERS = 2
+#: Runs of each engine, in turn; the fastest of each is reported.
+ROUNDS = int(os.environ.get("RISKCALC_BENCH_SCALE_ROUNDS", "3"))
 SEED = 2026
 #: Scaling efficiency aimed at with 2 workers on 2 cores (the driver shares the cores).
 TARGET_EFFICIENCY = 0.7
@@ -120,12 +127,26 @@ def run() -> list[Measurement]:
         mb = sum(p.stat().st_size for p in Path(src).rglob("*.ndjson")) / 1e6
         suffix = ".csv" if mode == "score" else ".pickle"
         local_out, dask_out = Path(tmp) / f"local{suffix}", Path(tmp) / f"dask{suffix}"
-        local_mb, stdout = peak_rss_of_child(_LOCAL, str(src), str(local_out), mode)
-        local = json.loads(stdout.strip().splitlines()[-1])
-        driver_mb, stdout = peak_rss_of_child(_DASK, str(src), str(dask_out), mode, str(N_WORKERS))
-        dask = json.loads(stdout.strip().splitlines()[-1])
-        identical = local["patients"] == dask["patients"] == N_PATIENTS and _same_output(
-            local_out, dask_out, mode
+        locals_, dasks = [], []
+        identical = True
+        for _ in range(ROUNDS):
+            local_mb, stdout = peak_rss_of_child(_LOCAL, str(src), str(local_out), mode)
+            locals_.append({**json.loads(stdout.strip().splitlines()[-1]), "peak_mb": local_mb})
+            driver_mb, stdout = peak_rss_of_child(
+                _DASK, str(src), str(dask_out), mode, str(N_WORKERS)
+            )
+            dasks.append({**json.loads(stdout.strip().splitlines()[-1]), "peak_mb": driver_mb})
+            identical = identical and (
+                locals_[-1]["patients"] == dasks[-1]["patients"] == N_PATIENTS
+                and _same_output(local_out, dask_out, mode)
+            )
+        local = min(locals_, key=lambda r: r["work_seconds"])
+        dask = min(dasks, key=lambda r: r["work_seconds"])
+        local_mb, driver_mb = local["peak_mb"], dask["peak_mb"]
+        rounds = (
+            f"work seconds of each round: in-process "
+            f"{[round(r['work_seconds'], 1) for r in locals_]}, dask "
+            f"{[round(r['work_seconds'], 1) for r in dasks]}"
         )
     what = "read+score" if mode == "score" else "read only (no model installed yet)"
     load = os.getloadavg()[0]
@@ -167,7 +188,7 @@ def run() -> list[Measurement]:
                 f"the cluster up): in-process {local['work_seconds']:.1f} s, dask "
                 f"{dask['work_seconds']:.1f} s; with start-up included the speed-up is "
                 f"{speedup:.2f}; 2 workers on {os.cpu_count()} cores, the driver sharing them; "
-                f"load {load:.1f}"
+                f"fastest of {ROUNDS} rounds each, in turn ({rounds}); load {load:.1f}"
             ),
         ),
         Measurement(
