@@ -255,7 +255,8 @@ WARNING_CODES: dict[str, CodeInfo] = {
         "A resource type unknown to FHIR R4 was passed over.", "Check the export."
     ),
     "ndjson.bad_line": CodeInfo(
-        "A line of an NDJSON file is not a JSON object and was skipped.",
+        "A line of an NDJSON file is not a JSON object, or nests deeper than "
+        "`Limits.max_depth`, and was skipped.",
         "Fix or re-export that line; the location gives file and line.",
     ),
     "date.partial": CodeInfo(
