@@ -62,15 +62,37 @@ def best_of_each(*funcs: Callable[[], Any], repeat: int = 3) -> list[float]:
     return [min(t) for t in times]
 
 
+#: Python source of ``peak_rss_kb()``: the process's own resident high-water mark, kB.
+#:
+#: ``VmHWM`` of ``/proc/self/status`` belongs to the process's own memory map. ``ru_maxrss`` does
+#: not: Linux carries the largest of the maps a process had across ``exec``, and a child that
+#: ``subprocess`` starts shares its parent's map until then, so a child of ``python -m bench``
+#: reported the parent's 976 MB as its peak (the Dask driver, 353 MB when run alone).
+PEAK_RSS_SOURCE = """
+def peak_rss_kb():
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+
 def peak_rss_of_child(code: str, *args: str) -> tuple[float, str]:
     """Run ``code`` in a fresh Python and return (peak RSS in MB, its stdout).
 
-    A fresh process is the only honest way to measure the peak memory of one job.
+    A fresh process is the only honest way to measure the peak memory of one job; its peak is
+    its own high-water mark (see :data:`PEAK_RSS_SOURCE`).
     """
     wrapper = (
-        "import resource, sys\n"
+        "import sys\n"
+        f"{PEAK_RSS_SOURCE}\n"
         f"{code}\n"
-        "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "print('PEAK_RSS_KB', peak_rss_kb(), file=sys.stderr)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", wrapper, *args], capture_output=True, text=True, check=True

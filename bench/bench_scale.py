@@ -70,7 +70,6 @@ print(json.dumps({"seconds": end - start, "work_seconds": end - ready, "patients
 _DASK = (
     _COMMON
     + """
-import resource
 if __name__ == "__main__":
     import distributed
     from riskcalc.scale import dask_client
@@ -90,7 +89,7 @@ if __name__ == "__main__":
             n = len(items)
             out.write_bytes(pickle.dumps(items))
         end = time.perf_counter()
-        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        peaks = client.run(lambda: peak_rss_kb() / 1024)
     print(json.dumps({"seconds": end - start, "work_seconds": end - ready, "patients": n,
                       "worker_peak_mb": list(peaks.values())}))
 """
