@@ -58,8 +58,7 @@ from riskcalc.fhir._source import (
     Unit,
     _files,
     _kind,
-    deep_line_message,
-    deep_lines,
+    ndjson_lines,
     parse_ndjson,
     read_bytes,
 )
@@ -363,15 +362,11 @@ def partition_chunk(
     summary.n_bytes = len(data)
     summary.n_newlines = data.count(b"\n")
     router = _Router(summary, pieces)
-    deep = deep_lines(data, limits.max_depth)
-    for line_no, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        if line_no in deep:
-            message = deep_line_message(deep[line_no], limits.max_depth)
-            summary.issues.append((line_no, "", "ndjson.bad_line", message))
-            continue
-        router.line(line_no, line, chunk.is_log)
+    for line_no, line, read in ndjson_lines(data, limits.max_depth, is_log=chunk.is_log):
+        if isinstance(read, str):
+            summary.issues.append((line_no, "", "ndjson.bad_line", read))
+        else:
+            router.line(line_no, line, read)
     for piece in pieces:
         piece.pack()
     summary.n_unresolved = len(router.unresolved)
@@ -400,26 +395,10 @@ class _Router:
             ]
         return piece
 
-    def line(self, line_no: int, line: bytes, is_log: bool) -> None:
+    def line(self, line_no: int, line: bytes, value: dict[str, Any]) -> None:
+        """Route the resource ``value`` read from ``line`` (a Bundle: each of its entries)."""
         summary = self.summary
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            summary.issues.append((line_no, "", "ndjson.bad_line", f"not JSON: {exc.msg}"))
-            return
-        rtype = value.get("resourceType") if isinstance(value, dict) else None
-        if not isinstance(rtype, str):
-            if not (is_log and isinstance(value, dict)):
-                summary.issues.append(
-                    (
-                        line_no,
-                        "",
-                        "ndjson.bad_line",
-                        "line is not a FHIR resource (no resourceType)",
-                    )
-                )
-            return
-        if rtype != "Bundle":
+        if value["resourceType"] != "Bundle":
             self.resource(line_no, 0, "", None, value, line)
             return
         for index, x in enumerate(_flatten(value, "", None)):

@@ -256,12 +256,6 @@ def _deep_lines_of_block(block: bytes, limit: int) -> list[tuple[int, int]]:
     return list(zip(found.tolist(), deepest.tolist(), strict=True))
 
 
-def deep_line_message(depth: int, limit: int) -> str:
-    """The ``ndjson.bad_line`` message of a line nested deeper than the limit (one wording for
-    the reader and the Dask engine)."""
-    return f"line nests {depth} levels deep; the limit is {limit} (Limits.max_depth); not read"
-
-
 def _escaped_quotes(data: bytes) -> list[int]:
     """Offsets of the quotes that follow an odd run of backslashes (escaped, inside a string).
 
@@ -344,39 +338,50 @@ def parse_ndjson(data: bytes, label: str, limits: Limits, unit: Unit, *, is_log:
         )
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
-    deep = deep_lines(data, limits.max_depth)
     with gc_paused():
-        _parse_lines(data, label, unit, is_log=is_log, deep=deep, limit=limits.max_depth)
+        _parse_lines(data, label, unit, is_log=is_log, limit=limits.max_depth)
 
 
-def _parse_lines(
-    data: bytes, label: str, unit: Unit, *, is_log: bool, deep: dict[int, int], limit: int
-) -> None:
+def _parse_lines(data: bytes, label: str, unit: Unit, *, is_log: bool, limit: int) -> None:
+    for lineno, _, read in ndjson_lines(data, limit, is_log=is_log):
+        where = f"{label}:{lineno}"
+        if isinstance(read, str):
+            unit.issues.append(Issue(code="ndjson.bad_line", message=read, source=where))
+        else:
+            unit.documents.append(Document(where, read))
+
+
+def ndjson_lines(
+    data: bytes, limit: int, *, is_log: bool
+) -> Iterator[tuple[int, bytes, dict[str, Any] | str]]:
+    """Each line of NDJSON text as the reader reads it (one rule for the reader and the Dask
+    engine): ``(line number from 1, the line, the resource or the ndjson.bad_line message)``.
+
+    Blank lines, and lines of an export log (``is_log``: JSON objects without a
+    ``resourceType``), give nothing. A line nested deeper than ``limit`` is a bad line, not
+    parsed (:func:`deep_lines`).
+    """
+    deep = deep_lines(data, limit)
     for lineno, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
-        where = f"{label}:{lineno}"
-        if lineno in deep:
-            message = deep_line_message(deep[lineno], limit)
-            unit.issues.append(Issue(code="ndjson.bad_line", message=message, source=where))
+        if deep and lineno in deep:
+            yield (
+                lineno,
+                line,
+                f"line nests {deep[lineno]} levels deep; the limit is {limit} "
+                "(Limits.max_depth); not read",
+            )
             continue
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            unit.issues.append(
-                Issue(code="ndjson.bad_line", message=f"not JSON: {exc.msg}", source=where)
-            )
+            yield lineno, line, f"not JSON: {exc.msg}"
             continue
         if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-            unit.documents.append(Document(where, value))
+            yield lineno, line, value
         elif not (is_log and isinstance(value, dict)):
-            unit.issues.append(
-                Issue(
-                    code="ndjson.bad_line",
-                    message="line is not a FHIR resource (no resourceType)",
-                    source=where,
-                )
-            )
+            yield lineno, line, "line is not a FHIR resource (no resourceType)"
 
 
 def _looks_like_ndjson(data: bytes) -> bool:
