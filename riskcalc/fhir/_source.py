@@ -2,14 +2,16 @@
 
 A *unit* is what patients are grouped within: one JSON file (a Bundle or a resource), or all the
 NDJSON files of a folder together (a Bulk Data export spreads one patient over one file per
-resource type). Limits are checked before parsing (bytes, while decompressing) and by a cheap
-bracket scan before ``orjson.loads`` (nesting depth).
+resource type). Limits are checked before parsing (bytes, while decompressing) and, for the
+nesting depth, by the parser itself (a document up to 16 MB, parsed inside a fixed number of
+arrays) or by a cheap bracket scan before ``orjson.loads``.
 """
 
 from __future__ import annotations
 
 import bz2
 import contextlib
+import functools
 import gc
 import gzip
 import lzma
@@ -291,6 +293,46 @@ def _check_depth(data: bytes, limits: Limits, label: str) -> None:
         )
 
 
+#: orjson's own nesting limit: it parses 1024 nested arrays or objects and refuses 1025
+#: (tests/fhir/test_fhir_depth_scan.py holds it to that).
+PARSER_MAX_DEPTH = 1024
+#: Up to this size a document's depth is checked by the parser itself (see _loads_within_depth):
+#: the check then costs a copy of the bytes, not a scan, and the copy's memory is small.
+_BOUNDED_PARSE_MAX_BYTES = 16 << 20
+
+
+@functools.cache
+def _depth_padding(levels: int) -> tuple[bytes, bytes]:
+    return b"[" * levels, b"]" * levels
+
+
+def _loads_within_depth(data: bytes, limit: int) -> tuple[bool, Any]:
+    """(True, the parsed value) if ``data`` is one JSON value nested at most ``limit`` deep;
+    (False, None) otherwise (too deep, not JSON, or more than one value).
+
+    ``data`` is parsed inside ``PARSER_MAX_DEPTH - limit`` arrays of one element each, so the
+    parser's own depth limit is reached exactly when the document nests deeper than ``limit``:
+    the depth is checked in the parse, for the price of one copy of the bytes. The wrapping is
+    then taken off, one level at a time; a level of more than one element means the text was
+    not a single value (``1], [2`` inside the wrapping parses as two lists). Exact
+    for every text: a False sends the caller to the scan and the plain parse, which tell why.
+    """
+    levels = PARSER_MAX_DEPTH - limit
+    head, tail = _depth_padding(levels)
+    try:
+        value = orjson.loads(b"".join((head, data, tail)))
+    except orjson.JSONDecodeError:
+        return False, None
+    try:
+        for _ in range(levels):
+            # every level is one of the wrapping lists (its first item is the next one): an
+            # unpacking of one item, which fails on a level of more
+            [value] = value
+    except ValueError:
+        return False, None
+    return True, value
+
+
 def _syntax_error(exc: orjson.JSONDecodeError, label: str, line_offset: int = 0) -> InputError:
     if "utf-8" in str(exc).lower():
         return InputError("input.encoding", f"{label} is not UTF-8 text: {exc}", location=label)
@@ -317,12 +359,17 @@ def parse_json(data: bytes, label: str, limits: Limits) -> Any:
         raise InputError(
             "input.json_syntax", f"{label} is empty (no JSON in it)", location=f"{label}:1:1"
         )
-    _check_depth(data, limits, label)
-    try:
-        with gc_paused():
+    with gc_paused():
+        if limits.max_depth < PARSER_MAX_DEPTH and len(data) <= _BOUNDED_PARSE_MAX_BYTES:
+            ok, value = _loads_within_depth(data, limits.max_depth)
+            if ok:
+                return value
+        # too deep or not JSON (the scan and the plain parse say which, and where), or large
+        _check_depth(data, limits, label)
+        try:
             return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise _syntax_error(exc, label) from exc
+        except orjson.JSONDecodeError as exc:
+            raise _syntax_error(exc, label) from exc
 
 
 def parse_ndjson(data: bytes, label: str, limits: Limits, unit: Unit, *, is_log: bool) -> None:

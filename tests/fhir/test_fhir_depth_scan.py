@@ -1,5 +1,6 @@
 """The block-wise nesting scans equal a plain character walk, across block boundaries too: of a
-whole document (``max_depth``) and of each NDJSON line (``deep_lines``)."""
+whole document (``max_depth``) and of each NDJSON line (``deep_lines``); and the parse bounded by
+orjson's own depth limit gives the verdict of a scan followed by a parse."""
 
 from __future__ import annotations
 
@@ -78,3 +79,67 @@ def test_truncated_lines_do_not_add_up() -> None:
     data = b"\n".join([cut] * 40 + [b'{"a":"' + b"[" * 100 + b'"}', b"[" * 70 + b"]" * 70])
     assert _source.max_depth(data) > 64  # counted over the whole text, the open brackets add up
     assert _source.deep_lines(data, 64) == {42: 70}  # per line, only the one really deep
+
+
+def test_the_parser_limit_is_orjsons() -> None:
+    """The bounded parse relies on orjson parsing PARSER_MAX_DEPTH levels and refusing one more."""
+    deepest = _source.PARSER_MAX_DEPTH
+    assert orjson.loads(b"[" * deepest + b"]" * deepest) is not None
+    assert orjson.loads(b'{"a":' * deepest + b"1" + b"}" * deepest) is not None
+    with pytest.raises(orjson.JSONDecodeError, match="depth"):
+        orjson.loads(b"[" * (deepest + 1) + b"]" * (deepest + 1))
+    with pytest.raises(orjson.JSONDecodeError, match="depth"):
+        orjson.loads(b"[" * deepest + b"{}" + b"]" * deepest)
+
+
+def _plain_verdict(data: bytes, limit: int) -> tuple[bool, object]:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False, None
+    return (True, value) if _reference_depth(data) <= limit else (False, None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON, limit=st.integers(1, 6))
+def test_bounded_parse_equals_a_scan_then_a_parse(value: object, limit: int) -> None:
+    data = orjson.dumps(value)
+    assert _source._loads_within_depth(data, limit) == _plain_verdict(data, limit)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"1], [2",  # closes the wrapping and opens a second item at the level above
+        b'{"a": 1}, {"b": 2}',  # two values
+        b"{}]]]], [[[[{}",
+        b"[1]]",
+        b"",
+        b"]",
+        b'{"a": "]], [["}',  # the brackets are in a string: one value
+        b"[" * 64 + b"]" * 64,
+        b"[" * 65 + b"]" * 65,
+        b'{"x": ' * 64 + b"null" + b"}" * 64,
+    ],
+)
+def test_bounded_parse_refuses_what_is_not_one_value_within_the_limit(text: bytes) -> None:
+    assert _source._loads_within_depth(text, 64) == _plain_verdict(text, 64)
+
+
+@pytest.mark.parametrize("bounded_up_to_bytes", [16 << 20, 0], ids=["bounded parse", "scan"])
+def test_parse_json_reports_the_real_depth_and_the_real_syntax_error(
+    bounded_up_to_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same verdicts whichever way the depth is checked (a document past 16 MB is scanned)."""
+    from riskcalc.config import Limits
+    from riskcalc.errors import InputError
+
+    monkeypatch.setattr(_source, "_BOUNDED_PARSE_MAX_BYTES", bounded_up_to_bytes)
+    limits = Limits(max_depth=4)
+    with pytest.raises(InputError, match="nests 5 levels deep") as deep:
+        _source.parse_json(b"[[[[[]]]]]", "x.json", limits)
+    assert deep.value.code == "input.too_deep"
+    with pytest.raises(InputError) as bad:
+        _source.parse_json(b'{\n  "a": 1,\n  "b": }', "x.json", limits)
+    assert (bad.value.code, bad.value.location) == ("input.json_syntax", "x.json:3:8")
+    assert _source.parse_json(b'{"a": [[[1]]]}', "x.json", limits) == {"a": [[[1]]]}
