@@ -109,28 +109,28 @@ def flatten(unit: Unit) -> Iterator[Item | Issue]:
         yield from _flatten(value, doc.label, None)
 
 
+def _node(value: Any, location: str, full_url: str | None, entry: int | None = None) -> Item | Issue:
+    """An Item of a resource (a JSON object with a resourceType), else a skipped-invalid issue."""
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        return Item(value, location, full_url, entry=entry)
+    return Issue(
+        code="resource.skipped_invalid",
+        message="not a FHIR resource (a JSON object with a resourceType)",
+        source=location if entry is None else f"{location}#entry[{entry}].resource",
+    )
+
+
 def _flatten(value: Any, location: str, full_url: str | None) -> Iterator[Item | Issue]:
     # Iterative (an explicit stack, children pushed in reverse to keep document order): Bundles
     # nested in entries may go as deep as the caller's depth limit allows, past Python's
     # recursion limit.
-    stack: list[Item | Issue] = [Item(value, location, full_url)]
+    stack: list[Item | Issue] = [_node(value, location, full_url)]
     while stack:
         top = stack.pop()
-        if isinstance(top, Issue):
+        if isinstance(top, Issue) or top.resource["resourceType"] != "Bundle":
             yield top
             continue
-        node = top.resource
-        if not isinstance(node, dict) or not isinstance(node.get("resourceType"), str):
-            yield Issue(
-                code="resource.skipped_invalid",
-                message="not a FHIR resource (a JSON object with a resourceType)",
-                source=top.location,
-            )
-            continue
-        if node["resourceType"] != "Bundle":
-            yield top
-            continue
-        stack.extend(reversed(_entries(node, top.location)))
+        stack.extend(reversed(_entries(top.resource, top.location)))
 
 
 def _entries(bundle: dict[str, Any], location: str) -> list[Item | Issue]:
@@ -163,7 +163,7 @@ def _entries(bundle: dict[str, Any], location: str) -> list[Item | Issue]:
             # batch-response entries and transaction deletes carry no resource: nothing to read
             continue
         url = entry.get("fullUrl")
-        out.append(Item(resource, location, url if isinstance(url, str) else None, entry=i))
+        out.append(_node(resource, location, url if isinstance(url, str) else None, entry=i))
     if junk > MAX_ISSUES_PER_CODE:
         out.append(more_issue("resource.skipped_invalid", junk - MAX_ISSUES_PER_CODE))
     return out

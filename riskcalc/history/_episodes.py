@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from riskcalc.history._model import InfectionEpisode, Pathogen, Severity
 
@@ -46,9 +47,9 @@ DEFAULT_WINDOW_DAYS = 14
 class AttachmentKind:
     """How an attachment joins an episode."""
 
-    CONDITION = "condition"  # within the window; extends the interval
-    OBSERVATION = "observation"  # within the window; IL-6 peak
-    OVERLAP = "overlap"  # must overlap the interval: encounter, procedure, medication
+    CONDITION: Final = "condition"  # within the window; extends the interval
+    OBSERVATION: Final = "observation"  # within the window; IL-6 peak
+    OVERLAP: Final = "overlap"  # must overlap the interval: encounter, procedure, medication
 
 
 @dataclass(frozen=True)
