@@ -109,7 +109,9 @@ def flatten(unit: Unit) -> Iterator[Item | Issue]:
         yield from _flatten(value, doc.label, None)
 
 
-def _node(value: Any, location: str, full_url: str | None, entry: int | None = None) -> Item | Issue:
+def _node(
+    value: Any, location: str, full_url: str | None, entry: int | None = None
+) -> Item | Issue:
     """An Item of a resource (a JSON object with a resourceType), else a skipped-invalid issue."""
     if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
         return Item(value, location, full_url, entry=entry)
