@@ -34,6 +34,7 @@ from riskcalc.history._model import (
     Outcome,
     OutcomeKind,
     Pathogen,
+    PathogenTest,
     PatientHistory,
     Severity,
     Treatment,
@@ -703,9 +704,12 @@ def _il6_pg_ml(item: Item, ctx: _Ctx) -> float | None:
 
 def _infection_anchors_and_attachments(
     sel: _Selected, ctx: _Ctx
-) -> tuple[list[InfectionEpisode], list[Attachment]]:
+) -> tuple[list[InfectionEpisode], list[Attachment], list[PathogenTest]]:
+    """Episode anchors (confirmed conditions, positive tests), attachments, and every virus
+    test with a readable result, negative ones included (PatientHistory.tests)."""
     anchors: list[InfectionEpisode] = []
     attachments: list[Attachment] = []
+    tests: list[PathogenTest] = []
     for item, kind in sel.infections:
         if not ctx.usable(item):
             continue
@@ -739,10 +743,21 @@ def _infection_anchors_and_attachments(
             )
     for item, kind in sel.observations:
         if kind in _PATHOGEN_BY_SET:
-            if _is_positive(item.resource) is not True or not ctx.usable(item):
-                continue
+            positive = _is_positive(item.resource)
+            if positive is None or not ctx.usable(item):
+                continue  # no result that can be read: neither a test nor an episode
             day = _observation_date(item, ctx)
             if day is None:
+                continue
+            tests.append(
+                PathogenTest(
+                    pathogen=_PATHOGEN_BY_SET[kind],
+                    date=day,
+                    positive=positive,
+                    sources=(item.ref,),
+                )
+            )
+            if not positive:
                 continue
             severity, enc = _linked(item, sel, ctx)
             anchors.append(
@@ -767,7 +782,7 @@ def _infection_anchors_and_attachments(
                         il6_pg_ml=value,
                     )
                 )
-    return anchors, attachments
+    return anchors, attachments, tests
 
 
 def _severity_attachments(sel: _Selected, ctx: _Ctx) -> list[Attachment]:
@@ -826,10 +841,12 @@ def _medication_attachments(treatments: Iterable[Treatment]) -> list[Attachment]
 
 def _infections(
     sel: _Selected, records: list[Treatment], ctx: _Ctx, window_days: int
-) -> tuple[InfectionEpisode, ...]:
-    anchors, attachments = _infection_anchors_and_attachments(sel, ctx)
+) -> tuple[tuple[InfectionEpisode, ...], tuple[PathogenTest, ...]]:
+    """The infection episodes, and the virus tests sorted by date."""
+    anchors, attachments, found = _infection_anchors_and_attachments(sel, ctx)
+    tests = tuple(sorted(found, key=lambda t: (t.date, t.pathogen.value, t.positive, t.sources)))
     if not anchors and not any(a.standalone for a in attachments):
-        return ()
+        return (), tests
     attachments += _severity_attachments(sel, ctx) + _medication_attachments(records)
     episodes = build_episodes(anchors, attachments, window_days=window_days)
     for e in episodes:
@@ -840,7 +857,7 @@ def _infections(
                 "shows its severity; 'mild' assumed",
                 e.sources[0] if e.sources else None,
             )
-    return episodes
+    return episodes, tests
 
 
 # vaccinations and outcomes
@@ -917,7 +934,7 @@ def extract(
     treatments = merge_courses(records)
     remission, progression = _remission_dates(sel, ctx)
     at_risk, basis = _at_risk_start(cancers, list(treatments), remission, ctx)
-    infections = _infections(sel, records, ctx, window_days)
+    infections, tests = _infections(sel, records, ctx, window_days)
     outcomes = _outcomes(sel, ctx, at_risk, progression, deceased, group.patient.ref)
     last = _last_contact(items, ctx, [deceased] if deceased else [])
     # at most MAX_ISSUES_PER_CODE of a code (group() caps the unit's; capping is idempotent)
@@ -937,6 +954,7 @@ def extract(
         vaccinations=_vaccinations(sel, ctx),
         treatments=treatments,
         outcomes=outcomes,
+        tests=tests,
         warnings=tuple(sorted(set(issues), key=issue_key)),
     )
 

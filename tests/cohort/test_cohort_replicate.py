@@ -15,27 +15,32 @@ from riskcalc.cohort._analysis import flatiron_rows, ukb_row
 
 
 def test_reader_sees_what_the_simulator_recorded(tmp_path: Path) -> None:
-    """Per patient, the analysis rows from the FHIR reader equal those of the writer's mirror."""
+    """Per patient, the FHIR reader's virus tests (negatives included) and analysis rows equal
+    those of the writer's mirror."""
     out = write_cohort(tmp_path / "c", n_patients=600, seed=8)
     mirror = {p.patient_id: to_history(p) for p in iter_patients(600, 8)}
     histories = list(riskcalc.read_histories(out / "fhir"))
     assert len(histories) == 600
-    reader_reports_tests = any(
-        isinstance(h, riskcalc.PatientHistory) and h.tests for h in histories
-    )
     mismatched = []
+    negatives = 0
     for h in histories:
         assert isinstance(h, riskcalc.PatientHistory), h
         m = mirror[h.patient_id]
-        if not reader_reports_tests:
-            m = m.model_copy(update={"tests": ()})
-        if flatiron_rows(h) != flatiron_rows(m) or ukb_row(h, require_test=False) != ukb_row(
-            m, require_test=False
+        read_tests = [(t.pathogen, t.date, t.positive) for t in h.tests]
+        assert read_tests == [(t.pathogen, t.date, t.positive) for t in m.tests], h.patient_id
+        assert all(len(t.sources) == 1 and t.sources[0].startswith("Observation/") for t in h.tests)
+        negatives += sum(not t.positive for t in h.tests)
+        if (
+            flatiron_rows(h) != flatiron_rows(m)
+            or ukb_row(h) != ukb_row(m)
+            or ukb_row(h, require_test=False) != ukb_row(m, require_test=False)
         ):
             mismatched.append(h.patient_id)
     assert not mismatched, mismatched[:5]
+    assert negatives > 0  # the test-negative controls of the UK-Biobank analysis are read
     result = replicate(out)
     assert result.patients_read == 600 and result.read_failures == 0
+    assert result.ukb_controls == "test-negative"
 
 
 def test_cli_simulate_then_replicate_json(
