@@ -165,7 +165,11 @@ def _entries(bundle: dict[str, Any], location: str) -> list[Item | Issue]:
             # batch-response entries and transaction deletes carry no resource: nothing to read
             continue
         url = entry.get("fullUrl")
-        out.append(_node(resource, location, url if isinstance(url, str) else None, entry=i))
+        url = url if isinstance(url, str) else None
+        if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+            out.append(Item(resource, location, url, entry=i))  # _node's common case, inline
+        else:
+            out.append(_node(resource, location, url, entry=i))
     if junk > MAX_ISSUES_PER_CODE:
         out.append(more_issue("resource.skipped_invalid", junk - MAX_ISSUES_PER_CODE))
     return out
