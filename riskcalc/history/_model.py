@@ -198,7 +198,10 @@ class PatientHistory(_Frozen):
 
     @property
     def basis(self) -> tuple[str, ...]:
-        """Every resource reference that fed this history, sorted and unique."""
+        """Every resource reference behind the records an assessment uses (cancers, infections,
+        vaccinations, treatments, outcomes), sorted and unique. Not the virus tests: a positive
+        one is already a source of its episode, and the negatives serve the replication
+        analyses only."""
         refs: set[str] = set()
         for group in (
             self.cancers,
