@@ -111,8 +111,11 @@ def read_history(
 def _read_history(
     source: Source, patient_id: str | None, limits: Limits, today: dt.date
 ) -> PatientHistory:
-    found: list[PatientHistory] = []
-    ids: list[str] = []
+    # A patient's record may span files (a folder of Bundle pages, a Bundle per encounter):
+    # every file's part of it is kept, and read together once all files are seen.
+    held: dict[str, list[tuple[Grouping, PatientGroup]]] = {}
+    strays: dict[str, list[tuple[Grouping, list[Item]]]] = {}
+    ids: list[str] = []  # distinct, in the order met
     labels: list[str] = []
     for unit in iter_units(source, limits):
         if isinstance(unit, InputError):
@@ -122,21 +125,21 @@ def _read_history(
         for pid in sorted(grouping.patients):
             if patient_id is not None and pid != patient_id:
                 continue
-            ids.append(pid)
+            if pid not in held:
+                ids.append(pid)
             if patient_id is None and len(ids) > 1:
-                continue
-            g = grouping.patients[pid]
-            _check_size(g, limits)
-            found.append(
-                extract(g, shared=grouping.shared, unit_issues=grouping.issues, today=today)
-            )
+                continue  # an error below: nothing more is kept
+            held.setdefault(pid, []).append((grouping, grouping.patients[pid]))
+        for pid, items in grouping.elsewhere.items():
+            if patient_id is None or pid == patient_id:
+                strays.setdefault(pid, []).append((grouping, items))
     if patient_id is None and len(ids) > 1:
         raise InputError(
             "input.several_patients",
             f"the input holds {len(ids)} patients ({', '.join(ids[:3])}{', …' if len(ids) > 3 else ''}); "
             "pass patient_id",
         )
-    if not found:
+    if not ids:
         if patient_id is not None:
             raise InputError(
                 "input.patient_not_found",
@@ -148,7 +151,50 @@ def _read_history(
             "the input holds no Patient resource",
             location=", ".join(labels[:3]) or None,
         )
-    return found[0]
+    g, shared, unit_issues = _merged(ids[0], held[ids[0]], strays.get(ids[0], []))
+    _check_size(g, limits)
+    return extract(g, shared=shared, unit_issues=unit_issues, today=today)
+
+
+def _merged(
+    pid: str,
+    parts: list[tuple[Grouping, PatientGroup]],
+    strays: list[tuple[Grouping, list[Item]]],
+) -> tuple[PatientGroup, dict[str, dict[str, Any]], list[Issue]]:
+    """One patient's group from every file that holds part of the record: the files with its
+    Patient (the first copy kept, as within one file) and the resources of other files that
+    refer to it. Shared resources (Medication, Organization …) of those files are pooled, the
+    first of each reference kept."""
+    first_grouping, first = parts[0]
+    if len(parts) == 1 and not strays:
+        return first, first_grouping.shared, first_grouping.issues
+    merged = PatientGroup(pid, first.patient, list(first.items), list(first.issues))
+    for _, g in parts[1:]:
+        merged.items.extend(g.items)
+        merged.issues.extend(g.issues)
+        merged.issues.append(
+            Issue(
+                code="resource.duplicate",
+                message=f"Patient/{pid} appears more than once; the first copy was kept",
+                source=g.patient.location,
+            )
+        )
+    for _, items in strays:
+        merged.items.extend(items)
+    shared: dict[str, dict[str, Any]] = {}
+    issues: list[Issue] = []
+    seen: set[int] = set()
+    with_strays = {id(grouping) for grouping, _ in strays}
+    for grouping in [grouping for grouping, _ in parts] + [grouping for grouping, _ in strays]:
+        if id(grouping) in seen:
+            continue
+        seen.add(id(grouping))
+        for key, resource in grouping.shared.items():
+            shared.setdefault(key, resource)
+        issues.extend(
+            grouping.issues_without(pid) if id(grouping) in with_strays else grouping.issues
+        )
+    return merged, shared, issues
 
 
 def read_histories(

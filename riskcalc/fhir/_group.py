@@ -89,11 +89,30 @@ class PatientGroup:
 
 @dataclass
 class Grouping:
-    """The patients of a unit, the shared resources, and unit-level issues."""
+    """The patients of a unit, the shared resources, and unit-level issues.
+
+    ``elsewhere`` holds the resources that refer to a patient not in this unit, by that
+    patient's id (counted in a ``resource.other_patient`` issue): :func:`riskcalc.read_history`
+    mixes them into that patient's record when another file of the source holds the Patient.
+    """
 
     patients: dict[str, PatientGroup]
     shared: dict[str, dict[str, Any]]
     issues: list[Issue]
+    elsewhere: dict[str, list[Item]] = field(default_factory=dict)
+    label: str = ""
+
+    def issues_without(self, mixed_in: str) -> list[Issue]:
+        """The unit's issues once the resources of patient ``mixed_in`` were read with that
+        patient: its ``resource.other_patient`` count no longer includes them."""
+        rest = {pid: len(items) for pid, items in self.elsewhere.items() if pid != mixed_in}
+        summary = _other_patient_issue(rest, self.label)
+        kept = [
+            i
+            for i in self.issues
+            if not (i.code == "resource.other_patient" and i.source == self.label)
+        ]
+        return kept if summary is None else [*kept, summary]
 
 
 def flatten(unit: Unit) -> Iterator[Item | Issue]:
@@ -221,9 +240,16 @@ def group(unit: Unit) -> Grouping:
 
     resolver, patients = _patients(items)
 
-    shared, others, unresolved = _assign(items, resolver, patients)
-    issues.extend(_summaries(others, unresolved, unit.label))
-    return Grouping(patients=patients, shared=shared, issues=cap_issues(issues))
+    shared, elsewhere, unresolved = _assign(items, resolver, patients)
+    counts = {pid: len(found) for pid, found in elsewhere.items()}
+    issues.extend(_summaries(counts, unresolved, unit.label))
+    return Grouping(
+        patients=patients,
+        shared=shared,
+        issues=cap_issues(issues),
+        elsewhere=elsewhere,
+        label=unit.label,
+    )
 
 
 def cap_issues(issues: Iterable[Issue], limit: int = MAX_ISSUES_PER_CODE) -> list[Issue]:
@@ -290,20 +316,23 @@ def _patients(items: list[Item]) -> tuple[_Resolver, dict[str, PatientGroup]]:
     return resolver, patients
 
 
+def _other_patient_issue(others: dict[str, int], label: str) -> Issue | None:
+    if not others:
+        return None
+    names = ", ".join(f"Patient/{k}" for k in sorted(others)[:3])
+    return Issue(
+        code="resource.other_patient",
+        message=(
+            f"{sum(others.values())} resource(s) refer to patients not in this input "
+            f"({names}{', …' if len(others) > 3 else ''}) and were not mixed in"
+        ),
+        source=label,
+    )
+
+
 def _summaries(others: dict[str, int], unresolved: list[str], label: str) -> list[Issue]:
-    out: list[Issue] = []
-    if others:
-        names = ", ".join(f"Patient/{k}" for k in sorted(others)[:3])
-        out.append(
-            Issue(
-                code="resource.other_patient",
-                message=(
-                    f"{sum(others.values())} resource(s) refer to patients not in this input "
-                    f"({names}{', …' if len(others) > 3 else ''}) and were not mixed in"
-                ),
-                source=label,
-            )
-        )
+    other = _other_patient_issue(others, label)
+    out: list[Issue] = [] if other is None else [other]
     if unresolved:
         out.append(
             Issue(
@@ -320,10 +349,11 @@ def _summaries(others: dict[str, int], unresolved: list[str], label: str) -> lis
 
 def _assign(
     items: list[Item], resolver: _Resolver, patients: dict[str, PatientGroup]
-) -> tuple[dict[str, dict[str, Any]], dict[str, int], list[str]]:
-    """Put each non-Patient resource with its patient; keep shared ones; count the rest."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[Item]], list[str]]:
+    """Put each non-Patient resource with its patient; keep shared ones, and those of other
+    patients by patient id; list the references of the rest."""
     shared: dict[str, dict[str, Any]] = {}
-    others: dict[str, int] = {}
+    others: dict[str, list[Item]] = {}
     unresolved: list[str] = []
     for item in items:
         rtype = item.resource["resourceType"]
@@ -346,7 +376,7 @@ def _assign(
         if owner is not None:
             patients[owner].items.append(item)
         elif other is not None:
-            others[other] = others.get(other, 0) + 1
+            others.setdefault(other, []).append(item)
         elif rtype in PATIENT_TYPES:
             unresolved.append(item.ref)
     return shared, others, unresolved

@@ -1,0 +1,120 @@
+"""A patient whose record spans several files of a folder is read as one record by
+``read_history``: Bundle pages that each carry the Patient, and pages that only refer to it."""
+
+from __future__ import annotations
+
+import bz2
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import riskcalc
+from riskcalc.errors import InputError
+
+TODAY = dt.date(2026, 11, 30)
+AD0 = "ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7"
+
+
+@pytest.fixture(scope="module")
+def bundle(fixtures: Path) -> dict[str, Any]:
+    data = bz2.decompress((fixtures / "synthea-blaze" / f"{AD0}.json.bz2").read_bytes())
+    value: dict[str, Any] = orjson.loads(data)
+    return value
+
+
+def _split(
+    bundle: dict[str, Any],
+    folder: Path,
+    *,
+    patient_in_second: bool = True,
+    extra_in_second: tuple[Any, ...] = (),
+) -> tuple[Path, Path]:
+    """The bundle written as two files: the Patient and the first half of the other entries,
+    then the second half (with the Patient too, if asked)."""
+    entries = bundle["entry"]
+    patient = [e for e in entries if e["resource"]["resourceType"] == "Patient"]
+    rest = [e for e in entries if e["resource"]["resourceType"] != "Patient"]
+    half = len(rest) // 2
+    first, second = folder / "a.json", folder / "b.json"
+    first.write_bytes(orjson.dumps({**bundle, "entry": patient + rest[:half]}))
+    tail = (patient if patient_in_second else []) + rest[half:] + list(extra_in_second)
+    second.write_bytes(orjson.dumps({**bundle, "entry": tail}))
+    return first, second
+
+
+def _whole(bundle: dict[str, Any]) -> riskcalc.PatientHistory:
+    return riskcalc.read_history(orjson.dumps(bundle), today=TODAY)
+
+
+def _without_warnings(h: riskcalc.PatientHistory) -> dict[str, Any]:
+    return h.model_dump(exclude={"warnings"})
+
+
+def test_pages_that_each_carry_the_patient_read_as_one_record(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    first, _ = _split(bundle, tmp_path)
+    whole = _whole(bundle)
+    split = riskcalc.read_history(tmp_path, today=TODAY)
+    assert whole.infections and whole.cancers  # the split runs through both
+    assert _without_warnings(split) == _without_warnings(whole)
+    (duplicate,) = [w for w in split.warnings if w.code == "resource.duplicate"]
+    assert duplicate.message == f"Patient/{AD0} appears more than once; the first copy was kept"
+    assert duplicate.source is not None and "b.json" in duplicate.source
+    # each page alone is only part of the record
+    alone = riskcalc.read_history(first, today=TODAY)
+    assert _without_warnings(alone) != _without_warnings(whole)
+
+
+def test_a_page_without_the_patient_is_mixed_into_its_record(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    _split(bundle, tmp_path, patient_in_second=False)  # b.json refers to it by urn:uuid
+    whole = _whole(bundle)
+    split = riskcalc.read_history(tmp_path, today=TODAY)
+    assert _without_warnings(split) == _without_warnings(whole)
+    assert {w.code for w in split.warnings} == {w.code for w in whole.warnings}
+    assert "resource.other_patient" not in {w.code for w in split.warnings}
+    # read file by file, the page without a Patient is a failure that names what it holds
+    results = list(riskcalc.read_histories(tmp_path, today=TODAY))
+    failures = [r for r in results if isinstance(r, riskcalc.ReadFailure)]
+    assert [f.code for f in failures] == ["input.no_patient"]
+
+
+def test_resources_of_a_patient_in_no_file_stay_counted(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    stranger = {
+        "fullUrl": "urn:uuid:someone-else-condition",
+        "resource": {
+            "resourceType": "Condition",
+            "id": "someone-else-condition",
+            "code": {"text": "Asthma"},
+            "subject": {"reference": "Patient/someone-else"},
+        },
+    }
+    _split(bundle, tmp_path, patient_in_second=False, extra_in_second=(stranger,))
+    split = riskcalc.read_history(tmp_path, today=TODAY)
+    whole = _whole(bundle)
+    assert _without_warnings(split) == _without_warnings(whole)
+    (other,) = [w for w in split.warnings if w.code == "resource.other_patient"]
+    assert other.message.startswith("1 resource(s) refer to patients not in this input")
+    assert "Patient/someone-else" in other.message and AD0 not in other.message
+
+
+def test_two_patients_are_counted_once_each(bundle: dict[str, Any], tmp_path: Path) -> None:
+    _split(bundle, tmp_path)
+    other = {"resourceType": "Patient", "id": "p2", "birthDate": "1950-01-01"}
+    entry = {"fullUrl": "urn:uuid:p2", "resource": other}
+    (tmp_path / "c.json").write_bytes(orjson.dumps({**bundle, "entry": [entry]}))
+    with pytest.raises(InputError) as err:
+        riskcalc.read_history(tmp_path, today=TODAY)
+    assert err.value.code == "input.several_patients"
+    assert err.value.message.startswith(f"the input holds 2 patients ({AD0}, p2)")
+    chosen = riskcalc.read_history(tmp_path, patient_id=AD0, today=TODAY)
+    whole = _whole(bundle)
+    assert _without_warnings(chosen) == _without_warnings(whole)
+    assert riskcalc.read_history(tmp_path, patient_id="p2", today=TODAY).patient_id == "p2"
