@@ -45,7 +45,7 @@ PERSON = (
 
 #: Heights (px) the app passes to st.altair_chart: Streamlit's "content" height squeezes
 #: layered charts with bottom legends.
-TIMELINE_PX = 310
+TIMELINE_PX = 340
 TRAJECTORY_PX = 300
 ICONS_PX = 360
 CURVE_PX = 360
@@ -72,7 +72,8 @@ def _x(field: str, start: dt.date, end: dt.date, title: str | None) -> alt.X:
 
 
 def timeline_chart(rows: Sequence[TimelineRow], *, start: dt.date, end: dt.date) -> alt.LayerChart:
-    """The infection timeline: cancer, treatments, episodes, IL-6 peaks, vaccinations.
+    """The infection timeline: cancer, treatments, episodes, IL-6 peaks, virus tests (+ positive,
+    − negative), vaccinations.
 
     Drawn on the same date axis and with the same axis width as :func:`trajectory_chart`, so
     the two line up when shown one above the other.
@@ -143,6 +144,18 @@ def timeline_chart(rows: Sequence[TimelineRow], *, start: dt.date, end: dt.date)
         .mark_text(fontSize=12, fontWeight="bold", color="#e8a33d", clip=True)
         .encode(x=x, y=lane_y, text="label:N", tooltip=tooltip)
     )
+    tests = (
+        base.transform_filter(alt.datum.lane == "Virus test")
+        .transform_calculate(sign="datum.detail == 'positive' ? '+' : '\u2212'")
+        .mark_text(fontSize=16, fontWeight="bold", clip=True)
+        .encode(
+            x=x,
+            y=lane_y,
+            text="sign:N",
+            color=alt.Color("category:N", scale=pathogen_scale, legend=None),
+            tooltip=tooltip,
+        )
+    )
     vaccines = (
         base.transform_filter(alt.datum.lane == "Vaccination")
         .mark_tick(thickness=2, size=14, clip=True)
@@ -154,8 +167,8 @@ def timeline_chart(rows: Sequence[TimelineRow], *, start: dt.date, end: dt.date)
         )
     )
     return (
-        alt.layer(spans, span_starts, infections, il6, vaccines)
-        .properties(height=200, title="Infection timeline")
+        alt.layer(spans, span_starts, infections, il6, tests, vaccines)
+        .properties(height=230, title="Infection timeline")
         .configure_view(strokeWidth=0)
     )
 

@@ -38,7 +38,7 @@ PATHOGEN_LABELS = {
 }
 
 #: Timeline lanes, top to bottom.
-LANES = ("Cancer", "Treatment", "Infection", "IL-6 measured", "Vaccination")
+LANES = ("Cancer", "Treatment", "Infection", "IL-6 measured", "Virus test", "Vaccination")
 
 
 def percent(probability: float) -> str:
@@ -161,11 +161,13 @@ def _episode_detail(history: PatientHistory, i: int) -> str:
 
 
 def timeline_rows(history: PatientHistory, *, as_of: dt.date) -> list[TimelineRow]:
-    """Everything the timeline draws: cancers, treatments, infections, IL-6, vaccinations.
+    """Everything the timeline draws: cancers, treatments, infections, IL-6, virus tests,
+    vaccinations.
 
     Open-ended records (no end date, a cancer not abated) run to ``as_of``. Infection rows have
     their severity and measured IL-6 peak; IL-6 rows are the episodes' measured peaks, placed
-    at the episode onset.
+    at the episode onset. Virus tests are every recorded result, negative ones included, with
+    ``detail`` "positive" or "negative" (a positive one is also part of its episode).
     """
     rows: list[TimelineRow] = []
     for c in history.cancers:
@@ -221,6 +223,14 @@ def timeline_rows(history: PatientHistory, *, as_of: dt.date) -> list[TimelineRo
                     episode=i,
                 )
             )
+    for test in history.tests:
+        label = PATHOGEN_LABELS[test.pathogen.value]
+        result = "positive" if test.positive else "negative"
+        rows.append(
+            TimelineRow(
+                "Virus test", f"{label} test {result}", test.date, test.date, label, detail=result
+            )
+        )
     for v in history.vaccinations:
         label = PATHOGEN_LABELS.get(v.vaccine.value, "Other")
         rows.append(

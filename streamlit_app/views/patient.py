@@ -359,8 +359,9 @@ def _tabs(
                 if hypothetical
                 else ""
             )
-            + "Point size is severity; orange numbers are measured IL-6 peaks (pg/mL); grey bars "
-            "are the cancer and its treatments; ticks are vaccinations."
+            + "Point size is severity; orange numbers are measured IL-6 peaks (pg/mL); + and − "
+            "are positive and negative virus tests; grey bars are the cancer and its treatments; "
+            "ticks are vaccinations."
         )
     with tabs[1]:
         frame = _contributions_frame(results)

@@ -62,7 +62,9 @@ def test_il6_peak_is_on_the_timeline() -> None:
     rows, trajectory = _timeline_data(at)
     il6 = rows[rows["lane"] == "IL-6 measured"]
     assert list(il6["label"]) == ["210 pg/mL"]
-    assert set(rows["lane"]) >= {"Cancer", "Treatment", "Infection", "Vaccination"}
+    assert set(rows["lane"]) >= {"Cancer", "Treatment", "Infection", "Virus test", "Vaccination"}
+    (test,) = rows[rows["lane"] == "Virus test"].itertuples()
+    assert (test.label, test.detail) == ("Influenza test positive", "positive")
     assert trajectory["score"].iloc[-1] > trajectory["background"].iloc[-1]
 
 

@@ -73,6 +73,8 @@ def test_timeline_and_basis_cover_the_record(name: str) -> None:
     measured = [e for e in history.infections if e.il6_peak_pg_ml is not None]
     assert len([r for r in rows if r.lane == "IL-6 measured"]) == len(measured)
     assert len([r for r in rows if r.lane == "Vaccination"]) == len(history.vaccinations)
+    tests = [(r.start, r.detail) for r in rows if r.lane == "Virus test"]
+    assert tests == [(t.date, "positive" if t.positive else "negative") for t in history.tests]
     assert all(r.start <= r.end for r in rows)
     assert not any(r.hypothetical for r in rows)
     basis = basis_rows(history)
