@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import riskcalc
 from riskcalc.errors import InputError
@@ -118,3 +120,33 @@ def test_two_patients_are_counted_once_each(bundle: dict[str, Any], tmp_path: Pa
     whole = _whole(bundle)
     assert _without_warnings(chosen) == _without_warnings(whole)
     assert riskcalc.read_history(tmp_path, patient_id="p2", today=TODAY).patient_id == "p2"
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_split_over_files_reads_as_the_whole_record(
+    data: st.DataObject, bundle: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Entries dealt out to 1-4 files at random, the Patient in a random non-empty set of them:
+    the history is the one Bundle's, warnings aside."""
+    folder = tmp_path_factory.mktemp("split")
+    entries = bundle["entry"]
+    n_files = data.draw(st.integers(1, 4), label="files")
+    holders = data.draw(
+        st.sets(st.integers(0, n_files - 1), min_size=1), label="files with the Patient"
+    )
+    files: list[list[Any]] = [[] for _ in range(n_files)]
+    for entry in entries:
+        if entry["resource"]["resourceType"] == "Patient":
+            for k in sorted(holders):
+                files[k].append(entry)
+        else:
+            files[data.draw(st.integers(0, n_files - 1))].append(entry)
+    for k, part in enumerate(files):
+        (folder / f"part{k}.json").write_bytes(orjson.dumps({**bundle, "entry": part}))
+    split = riskcalc.read_history(folder, today=TODAY)
+    assert _without_warnings(split) == _without_warnings(_whole(bundle))
+    duplicates = [w for w in split.warnings if w.message.startswith(f"Patient/{AD0} appears")]
+    assert len(duplicates) == len(holders) - 1
