@@ -131,7 +131,7 @@ def _read_history(
                 continue  # an error below: nothing more is kept
             held.setdefault(pid, []).append((grouping, grouping.patients[pid]))
         for pid, items in grouping.elsewhere.items():
-            if patient_id is None or pid == patient_id:
+            if pid == patient_id or (patient_id is None and len(ids) <= 1):
                 strays.setdefault(pid, []).append((grouping, items))
     if patient_id is None and len(ids) > 1:
         raise InputError(
