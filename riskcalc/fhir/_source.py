@@ -529,7 +529,9 @@ def iter_units(source: Any, limits: Limits) -> Iterator[Unit | InputError]:
         yield _unit_from_bytes(bytes(source), "<bytes>", limits, None)
         return
     if isinstance(source, str):
-        text = source.lstrip()
+        # text read from a file with a byte-order mark (open(..., encoding="utf-8")) starts
+        # with U+FEFF, which is not white space; parse_json drops it as it does the bytes' BOM
+        text = source.removeprefix("\ufeff").lstrip()
         if not text or text[:1] in ("{", "["):
             # an empty string is empty input, never the current directory (Path("") is ".")
             yield _unit_from_bytes(source.encode("utf-8"), "<text>", limits, None)

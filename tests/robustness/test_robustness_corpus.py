@@ -120,6 +120,8 @@ def test_broken_input_raises_its_code(name: str, data: bytes, code: str) -> None
 
 HISTORIES: list[tuple[str, Any, set[str]]] = [
     ("UTF-8 byte-order mark accepted", b"\xef\xbb\xbf" + GOOD, set()),
+    # what open(path, encoding="utf-8").read() gives for a file written with a BOM
+    ("text with a byte-order mark accepted", "\ufeff" + GOOD.decode(), set()),
     (
         "wrong type: Condition.code a string",
         bundle(patient(), cancer(code="cancer")),
