@@ -32,23 +32,25 @@ LIMITATIONS = (
     "after recorded infections); other settings may differ."
 )
 
-# TRIPOD+AI (BMJ 2024;385:e078378) items and where the card answers them.
+# TRIPOD+AI (Collins et al., BMJ 2024;385:e078378) items and where the card answers them, by the
+# checklist's own numbers (1 to 27c; docs/researchers/tripod-ai.md has every item).
 TRIPOD_AI_MAP = {
     "3b intended use and users": "intended_use",
     "3c health inequalities": "metrics.subgroups",
-    "5a/5b data source and dates": "training_data",
+    "5a/5b data sources and dates": "training_data",
     "6a-c setting, eligibility, treatments": "training_data.index_date_policy",
     "7 data preparation": "training_data.exclusions",
-    "8 outcome and horizon": "outcome",
-    "9 predictors and timing": "features",
+    "8a outcome and horizon": "outcome",
+    "9a/9b predictors and their timing": "features",
     "10 sample size": "training_data",
     "11 missing data": "features[].missing",
-    "12 analysis (censoring, model, calibration)": "method",
-    "12e fairness": "metrics.subgroups",
-    "14-16 performance: discrimination, calibration, utility": "metrics",
-    "18 uncertainty": "interval",
-    "21 limitations": "limitations",
-    "25-27 open science": "availability",
+    "12a-c data use, model building, internal validation (censoring, calibration)": "method",
+    "12e performance measures: discrimination, calibration, clinical utility": "metrics",
+    "14 fairness": "metrics.subgroups",
+    "15 model output: a probability per horizon with its interval": "interval",
+    "18e/18f, 22 data, code and model availability": "availability",
+    "23a performance with confidence intervals, by subgroup": "metrics",
+    "26 limitations": "limitations",
 }
 
 
