@@ -116,6 +116,7 @@ def _read_history(
     held: dict[str, list[tuple[Grouping, PatientGroup]]] = {}
     strays: dict[str, list[tuple[Grouping, list[Item]]]] = {}
     ids: list[str] = []  # distinct, in the order met
+    met: set[str] = set()
     labels: list[str] = []
     for unit in iter_units(source, limits):
         if isinstance(unit, InputError):
@@ -125,7 +126,8 @@ def _read_history(
         for pid in sorted(grouping.patients):
             if patient_id is not None and pid != patient_id:
                 continue
-            if pid not in held:
+            if pid not in met:  # not `held`: past a second patient, nothing more is held
+                met.add(pid)
                 ids.append(pid)
             if patient_id is None and len(ids) > 1:
                 continue  # an error below: nothing more is kept
@@ -181,19 +183,15 @@ def _merged(
         )
     for _, items in strays:
         merged.items.extend(items)
+    # each file is in ``parts`` (it holds the Patient) or in ``strays`` (it refers to it), once
     shared: dict[str, dict[str, Any]] = {}
     issues: list[Issue] = []
-    seen: set[int] = set()
-    with_strays = {id(grouping) for grouping, _ in strays}
-    for grouping in [grouping for grouping, _ in parts] + [grouping for grouping, _ in strays]:
-        if id(grouping) in seen:
-            continue
-        seen.add(id(grouping))
+    for grouping, file_issues in [(gr, gr.issues) for gr, _ in parts] + [
+        (gr, gr.issues_without(pid)) for gr, _ in strays
+    ]:
         for key, resource in grouping.shared.items():
             shared.setdefault(key, resource)
-        issues.extend(
-            grouping.issues_without(pid) if id(grouping) in with_strays else grouping.issues
-        )
+        issues.extend(file_issues)
     return merged, shared, issues
 
 

@@ -111,7 +111,8 @@ def test_two_patients_are_counted_once_each(bundle: dict[str, Any], tmp_path: Pa
     _split(bundle, tmp_path)
     other = {"resourceType": "Patient", "id": "p2", "birthDate": "1950-01-01"}
     entry = {"fullUrl": "urn:uuid:p2", "resource": other}
-    (tmp_path / "c.json").write_bytes(orjson.dumps({**bundle, "entry": [entry]}))
+    for name in ("c.json", "d.json"):  # the second patient in two files too
+        (tmp_path / name).write_bytes(orjson.dumps({**bundle, "entry": [entry]}))
     with pytest.raises(InputError) as err:
         riskcalc.read_history(tmp_path, today=TODAY)
     assert err.value.code == "input.several_patients"
