@@ -25,6 +25,7 @@ _CATEGORIES: dict[str, type[RiskCalcError]] = {
     "model": ModelError,
     "config": ConfigError,
     "remote": RemoteError,
+    "smart": RemoteError,
 }
 
 

@@ -194,6 +194,30 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "The FHIR server's answer exceeded the service's response-size or page limit.",
         "Send the data as prefetch, or raise the service's fetch limits if the server is trusted.",
     ),
+    # SMART App Launch (riskcalc.smart, the app's "From the EHR")
+    "smart.untrusted_server": CodeInfo(
+        "The launch names a FHIR server (iss) that the app does not accept launches from.",
+        "Launch from a server in RISKCALC_SMART_ISS (SmartClient.issuers), or add it there.",
+    ),
+    "smart.discovery": CodeInfo(
+        "The FHIR server publishes no usable /.well-known/smart-configuration (missing, not "
+        "JSON, no https endpoints, or no PKCE S256).",
+        "Check the server's SMART configuration; SMART App Launch 2.2 requires S256.",
+    ),
+    "smart.denied": CodeInfo(
+        "The authorization server answered the sign-in with an error (such as access_denied).",
+        "Sign in again and grant the access asked for, or ask the EHR's administrator.",
+    ),
+    "smart.state": CodeInfo(
+        "The answer of the sign-in matches no launch waiting in this app (used, expired or begun "
+        "elsewhere).",
+        "Start the launch again from the EHR.",
+    ),
+    "smart.token": CodeInfo(
+        "The token endpoint refused the authorization code, or its answer has no bearer token "
+        "or no patient in context.",
+        "Check the app's client registration (client id, redirect URI) and the scopes granted.",
+    ),
     # CDS Hooks service (riskcalc serve): the `code` of its JSON error bodies
     "service.unauthorized": CodeInfo(
         "The request's JWT bearer token is missing or failed verification (signature, issuer, "

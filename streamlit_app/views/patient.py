@@ -8,6 +8,7 @@ from dataclasses import asdict
 import charts
 import common
 import pandas as pd
+import smart_launch
 import streamlit as st
 
 import riskcalc
@@ -59,9 +60,19 @@ def _patient_ids(data: bytes) -> list[str]:
 
 def _open_patient() -> tuple[PatientHistory, str] | None:
     """Sidebar: pick a demo patient or upload a file; the history and a key for its widgets."""
+    if smart_launch.handle_launch():
+        return None
     st.sidebar.header("Open a patient")
-    source = st.sidebar.radio("Record from", [DEMO, UPLOAD], key="source", horizontal=True)
-    if source == DEMO:
+    ehr = smart_launch.ehr_record()
+    sources = [DEMO, UPLOAD] + ([smart_launch.SOURCE] if ehr is not None else [])
+    source = st.sidebar.radio("Record from", sources, key="source", horizontal=True)
+    if source == smart_launch.SOURCE and ehr is not None:
+        st.sidebar.caption(
+            f"Patient {ehr.patient_id}, read from {ehr.iss} with SMART on FHIR; kept in this "
+            "session's memory only."
+        )
+        data = ehr.data
+    elif source == DEMO:
         patients = {p.name: p for p in list_demo_patients()}
         name = st.sidebar.selectbox(
             "Demo patient (synthetic)",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import bz2
 import os
-import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,27 +26,11 @@ from riskcalc.cli._app import streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = Path(os.environ.get("RISKCALC_SCREENSHOT_DIR", ROOT / "docs" / "images"))
-CHROMIUM = Path(os.environ.get("RISKCALC_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SYNTHEA = "synthea-blaze/ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7.json.bz2"
 PATIENT = "ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7"
 WAIT_MS = 90_000
 
 pytestmark = pytest.mark.slow
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser test cannot run under CI: {reason}")
-    pytest.skip(reason)
 
 
 def _model_available() -> bool:
@@ -65,14 +49,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app served by its real command line; yields its URL, stops it afterwards."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("app") / "streamlit.log"
+@contextmanager
+def running_app(
+    log: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[str]:
+    """The app served by its real command line on ``port`` (default: a free one), ``env`` added
+    to its environment; yields its URL, stops it afterwards."""
+    port = port or _free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            streamlit_command(port), stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+            streamlit_command(port),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -97,19 +87,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
-        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_app(tmp_path_factory.mktemp("app") / "streamlit.log") as url:
+        yield url
 
 
 def _open_upload(page: object, url: str, bundle: Path) -> None:

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from service_helpers import Signer
+from fhir_server import server_resources
+from service_helpers import Signer, synthea_bundle
+
+from riskcalc.service import prefetch_from_bundle
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +46,12 @@ def token_for(ec_signer: Signer) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {ec_signer.token(**overrides)}"}
 
     return headers
+
+
+@pytest.fixture(scope="module")
+def synthea(fixtures: Path) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """A real Synthea patient: (its id, the prefetch a CDS client would send, the resources as
+    a FHIR server stores them)."""
+    bundle = synthea_bundle(fixtures)
+    pid, prefetch = prefetch_from_bundle(bundle)
+    return pid, prefetch, server_resources(bundle)

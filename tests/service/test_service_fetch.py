@@ -17,109 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from service_helpers import ISSUER, SERVICE_URL, serve, stand_in_assess, synthea_bundle
+from fhir_server import FHIR_TOKEN, PAGE_SIZE, fhir_app
+from service_helpers import ISSUER, SERVICE_URL, serve, stand_in_assess
 
 from riskcalc.errors import RemoteError
-from riskcalc.service import ServiceSettings, create_app, fetch_queries, prefetch_from_bundle
-from riskcalc.service._prefetch import _observation_matches, _rewrite_references, resolve_queries
+from riskcalc.service import ServiceSettings, create_app, fetch_queries
+from riskcalc.service._prefetch import resolve_queries
 
 HOOK_PATH = "/cds-services/riskcalc-relapse-risk"
-FHIR_TOKEN = "fhir-access-token-123"
-PAGE_SIZE = 100  # the server's cap on _count
-
-
-def _matches(resource: dict[str, Any], params: dict[str, str]) -> bool:
-    patient = params.get("patient")
-    if patient is not None:
-        ref = (resource.get("subject") or resource.get("patient") or {}).get("reference")
-        if ref != f"Patient/{patient}":
-            return False
-    if params.get("category") == "laboratory" and not _observation_matches(resource)[0]:
-        return False
-    if "code" in params:
-        wanted = set(params["code"].split(","))
-        codes = {
-            f"{c.get('system')}|{c.get('code')}"
-            for c in (resource.get("code") or {}).get("coding") or []
-        }
-        if not wanted & codes:
-            return False
-    return True
-
-
-def fhir_app(resources: list[dict[str, Any]], mode: str = "normal") -> tuple[FastAPI, Counter[str]]:
-    app = FastAPI()
-    hits: Counter[str] = Counter()
-
-    @app.get("/fhir/{rtype}/{rid}")
-    async def read(rtype: str, rid: str, request: Request) -> JSONResponse:
-        hits[f"{rtype}/read"] += 1
-        if request.headers.get("authorization") != f"Bearer {FHIR_TOKEN}":
-            return JSONResponse({"resourceType": "OperationOutcome"}, status_code=401)
-        for r in resources:
-            if r["resourceType"] == rtype and r.get("id") == rid:
-                return JSONResponse(r)
-        return JSONResponse({"resourceType": "OperationOutcome"}, status_code=404)
-
-    @app.get("/fhir/{rtype}")
-    async def search(rtype: str, request: Request) -> JSONResponse:
-        hits[rtype] += 1
-        if request.headers.get("authorization") != f"Bearer {FHIR_TOKEN}":
-            return JSONResponse({"resourceType": "OperationOutcome"}, status_code=401)
-        if mode == "slow":
-            await asyncio.sleep(2)
-        params = dict(request.query_params)
-        offset = int(params.pop("_offset", "0"))
-        size = min(int(params.pop("_count", "10")), PAGE_SIZE)
-        matched = [r for r in resources if r["resourceType"] == rtype and _matches(r, params)]
-        page = matched[offset : offset + size]
-        base = str(request.base_url).rstrip("/")
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(matched),
-            "entry": [
-                {
-                    "fullUrl": f"{base}/fhir/{rtype}/{r['id']}",
-                    "resource": r,
-                    "search": {"mode": "match"},
-                }
-                for r in page
-            ]
-            + [
-                {
-                    "resource": {"resourceType": "OperationOutcome", "issue": []},
-                    "search": {"mode": "outcome"},
-                }
-            ],
-            "link": [{"relation": "self", "url": str(request.url)}],
-        }
-        if offset + size < len(matched):
-            query = "&".join(f"{k}={v}" for k, v in params.items())
-            host = "http://127.0.0.2:1" if mode == "next_elsewhere" else base
-            bundle["link"].append(
-                {
-                    "relation": "next",
-                    "url": f"{host}/fhir/{rtype}?{query}&_count={size}&_offset={offset + size}",
-                }
-            )
-        return JSONResponse(bundle)
-
-    return app, hits
-
-
-@pytest.fixture(scope="module")
-def synthea(fixtures: Path) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
-    bundle = synthea_bundle(fixtures)
-    pid, prefetch = prefetch_from_bundle(bundle)
-    entries = bundle["entry"]
-    mapping = {
-        e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries
-    }
-    resources = [_rewrite_references(e["resource"], mapping) for e in entries]
-    return pid, prefetch, resources
 
 
 @pytest.fixture()

@@ -1,0 +1,126 @@
+"""Opening a patient from the EHR: SMART App Launch (riskcalc.smart) on the Patient page.
+
+The EHR opens the app at ``…/?iss=<FHIR base>&launch=<opaque>`` (EHR launch; ``?iss=`` alone
+is a standalone launch). The page shows a sign-in link to the EHR's authorization server, which
+sends the browser back to the app with ``?code=…&state=…``; the record is then read from the
+FHIR server and kept in this session's memory, with the access token, and nowhere else.
+Drawing and session state only: the protocol is in riskcalc.smart.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+
+import common
+import orjson
+import streamlit as st
+
+from riskcalc import RiskCalcError
+from riskcalc.smart import (
+    LaunchStore,
+    SmartClient,
+    authorization_error,
+    begin_launch,
+    client_from_environment,
+    complete_launch,
+    fetch_record,
+)
+
+#: The Patient page's "Record from" choice for a record opened from the EHR.
+SOURCE = "From the EHR"
+_RECORD = "smart_record"
+_PENDING = "smart_pending"
+_LAUNCH_PARAMS = ("iss", "launch")
+_ANSWER_PARAMS = ("code", "state", "error", "error_description")
+
+
+@dataclass(frozen=True)
+class EhrRecord:
+    """A record read from the EHR in this session."""
+
+    data: bytes
+    iss: str
+    patient_id: str
+
+
+@st.cache_resource
+def _store() -> LaunchStore:
+    """Launches waiting for their sign-in, shared by every session of this server: the redirect
+    back from the authorization server opens a new session."""
+    return LaunchStore()
+
+
+def _client() -> SmartClient | None:
+    return client_from_environment(os.environ)
+
+
+def ehr_record() -> EhrRecord | None:
+    """The record opened from the EHR in this session, if any."""
+    record = st.session_state.get(_RECORD)
+    return record if isinstance(record, EhrRecord) else None
+
+
+def handle_launch() -> bool:
+    """Act on SMART parameters in the page's URL. True while a launch is in progress (the page
+    then shows the sign-in step or the error, and nothing else)."""
+    params = st.query_params.to_dict()
+    if not any(k in params for k in (*_LAUNCH_PARAMS, "code", "error")):
+        return False
+    try:
+        client = _client()
+        if client is None:
+            st.info(
+                "This page was opened with a SMART launch, but this app is not registered with "
+                "an EHR (set RISKCALC_SMART_CLIENT_ID, RISKCALC_SMART_REDIRECT_URI and "
+                "RISKCALC_SMART_ISS; see docs/integrators/smart-launch.md). Pick a demo patient "
+                "or upload a file instead."
+            )
+            return False
+        if "code" in params or "error" in params:
+            _finish(params, client)
+            return False
+        _sign_in_step(params, client)
+    except RiskCalcError as exc:
+        common.show_error(exc, "The patient could not be opened from the EHR")
+    return True
+
+
+def _sign_in_step(params: dict[str, str], client: SmartClient) -> None:
+    iss, launch = params.get("iss", ""), params.get("launch")
+    pending = st.session_state.get(_PENDING)
+    if pending is None or pending[0] != (iss, launch):  # once per launch, not per rerun
+        begun = begin_launch(iss, launch, client)
+        _store().put(begun)
+        pending = st.session_state[_PENDING] = ((iss, launch), begun)
+    begun = pending[1]
+    st.subheader("Open the patient from the EHR")
+    st.markdown(
+        f"The EHR at `{begun.iss}` launched this app. Sign in there to let it read this "
+        "patient's record (conditions, laboratory results, encounters, procedures, "
+        "medications and immunizations; read only)."
+    )
+    st.markdown(
+        f'<a href="{html.escape(begun.authorize_url)}" target="_self" '
+        'data-testid="smart-sign-in">Sign in at the EHR →</a>',
+        unsafe_allow_html=True,
+    )
+    st.caption("The access token is kept in this session's memory only, and never written.")
+
+
+def _finish(params: dict[str, str], client: SmartClient) -> None:
+    """The redirect back: exchange the code, read the record, open it in this session."""
+    for key in _ANSWER_PARAMS:  # a rerun must not redeem the code again
+        st.query_params.pop(key, None)
+    denied = authorization_error(params)
+    if denied is not None:
+        _store().take(params.get("state", ""))  # the launch is over either way
+        raise denied
+    pending = _store().take(params.get("state", ""))
+    with st.spinner(f"Reading the record from {pending.iss}…"):
+        session = complete_launch(pending, params.get("code", ""), client)
+        bundle = fetch_record(session, client)
+    st.session_state[_RECORD] = EhrRecord(orjson.dumps(bundle), session.iss, session.patient_id)
+    st.session_state.pop(_PENDING, None)
+    st.session_state["source"] = SOURCE  # the Patient page's radio, not drawn yet in this run

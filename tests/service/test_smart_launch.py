@@ -1,0 +1,213 @@
+"""SMART App Launch against a real authorization server and FHIR server on loopback.
+
+The server (fhir_server.smart_app) publishes its SMART configuration, redirects the authorization
+request back with a code, checks the client, the redirect URI and the PKCE verifier at its token
+endpoint, and serves one real Synthea patient to the tokens it granted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fhir_server import SmartServer, _s256, smart_app
+from service_helpers import serve
+
+import riskcalc
+from riskcalc.errors import RemoteError
+from riskcalc.service import combine_prefetch
+from riskcalc.smart import (
+    RESOURCE_TYPES,
+    LaunchStore,
+    PendingLaunch,
+    SmartClient,
+    authorization_error,
+    begin_launch,
+    complete_launch,
+    fetch_record,
+)
+
+REDIRECT = "http://127.0.0.1:8501/"
+
+
+@pytest.fixture()
+def ehr(synthea: Any) -> Iterator[tuple[str, SmartServer]]:
+    """The EHR: yields its FHIR base (the launch's ``iss``) and what its server saw."""
+    server = SmartServer(patient_id=synthea[0], redirect_uri=REDIRECT)
+    app, _ = smart_app(synthea[2], server)
+    with serve(app) as url:
+        yield f"{url}/fhir", server
+
+
+def _client(iss: str, **kw: Any) -> SmartClient:
+    return SmartClient(client_id="riskcalc-test", redirect_uri=REDIRECT, issuers=(iss,), **kw)
+
+
+def _sign_in(pending: PendingLaunch) -> dict[str, str]:
+    """The user's browser at the authorization endpoint: the query it is redirected back with."""
+    answer = httpx.get(pending.authorize_url, follow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    location = answer.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def test_ehr_launch_reads_the_patient_in_context(
+    ehr: tuple[str, SmartServer], synthea: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    iss, server = ehr
+    client = _client(iss)
+    caplog.set_level(logging.DEBUG)
+    store = LaunchStore()
+    pending = begin_launch(iss + "/", server.launch, client)  # a trailing slash is the same server
+    store.put(pending)
+    (asked,) = [{k: v[0] for k, v in parse_qs(urlsplit(pending.authorize_url).query).items()}]
+    assert asked["response_type"] == "code" and asked["client_id"] == "riskcalc-test"
+    assert asked["aud"] == iss and asked["launch"] == server.launch
+    assert asked["redirect_uri"] == REDIRECT and asked["state"] == pending.state
+    assert asked["code_challenge_method"] == "S256"
+    assert asked["code_challenge"] == _s256(pending.code_verifier)
+    scopes = asked["scope"].split()
+    assert scopes[0] == "launch" and {f"patient/{t}.rs" for t in RESOURCE_TYPES} <= set(scopes)
+
+    back = _sign_in(pending)
+    assert back["state"] == pending.state and "code" in back
+    session = complete_launch(store.take(back["state"]), back["code"], client)
+    assert session.patient_id == synthea[0] and session.expires_in_s == 3600
+    assert session.access_token in server.tokens
+    assert session.access_token not in repr(session) and pending.code_verifier not in repr(pending)
+    (sent,) = server.token_requests
+    assert sent["code_verifier"] == pending.code_verifier and sent["client_id"] == "riskcalc-test"
+
+    bundle = fetch_record(session, client)
+    fetched = riskcalc.read_history(bundle)
+    expected = riskcalc.read_history(combine_prefetch(synthea[1]))
+    assert fetched.patient_id == synthea[0]
+    assert fetched.model_dump() == expected.model_dump()
+    assert fetched.infections and fetched.cancers  # the patient has both: the record is whole
+    ours = "\n".join(  # the app's side: the EHR's own (uvicorn) access log is not ours
+        r.getMessage() for r in caplog.records if not r.name.startswith("uvicorn")
+    )
+    assert session.access_token not in ours and synthea[0] not in ours
+    with pytest.raises(RemoteError) as used:
+        store.take(back["state"])  # a state is good once
+    assert used.value.code == "smart.state"
+
+
+def test_standalone_launch_asks_for_a_patient(ehr: tuple[str, SmartServer], synthea: Any) -> None:
+    iss, _ = ehr
+    client = _client(iss)
+    pending = begin_launch(iss, None, client)
+    asked = parse_qs(urlsplit(pending.authorize_url).query)
+    assert "launch" not in asked and asked["scope"][0].split()[0] == "launch/patient"
+    back = _sign_in(pending)
+    assert complete_launch(pending, back["code"], client).patient_id == synthea[0]
+
+
+def test_confidential_client_authenticates_with_its_secret(
+    ehr: tuple[str, SmartServer], synthea: Any
+) -> None:
+    iss, server = ehr
+    server.client_secret = "s3cret"
+    client = _client(iss, client_secret="s3cret")
+    assert "s3cret" not in repr(client)
+    pending = begin_launch(iss, server.launch, client)
+    assert complete_launch(pending, _sign_in(pending)["code"], client).patient_id == synthea[0]
+    wrong = _client(iss, client_secret="guess")
+    pending = begin_launch(iss, server.launch, wrong)
+    with pytest.raises(RemoteError) as refused:
+        complete_launch(pending, _sign_in(pending)["code"], wrong)
+    assert refused.value.code == "smart.token" and "invalid_client" in refused.value.message
+
+
+def test_the_token_endpoint_checks_the_pkce_verifier_and_uses_a_code_once(
+    ehr: tuple[str, SmartServer],
+) -> None:
+    iss, server = ehr
+    client = _client(iss)
+    pending = begin_launch(iss, server.launch, client)
+    code = _sign_in(pending)["code"]
+    forged = dataclasses.replace(pending, code_verifier="x" * 64)
+    with pytest.raises(RemoteError) as bad_verifier:
+        complete_launch(forged, code, client)
+    assert bad_verifier.value.code == "smart.token" and "invalid_grant" in str(bad_verifier.value)
+    pending = begin_launch(iss, server.launch, client)
+    code = _sign_in(pending)["code"]
+    complete_launch(pending, code, client)
+    with pytest.raises(RemoteError) as again:
+        complete_launch(pending, code, client)
+    assert again.value.code == "smart.token"
+
+
+def test_launches_only_from_listed_servers(ehr: tuple[str, SmartServer]) -> None:
+    iss, server = ehr
+    for client, asked in [
+        (_client("https://ehr.example.org/fhir"), iss),  # another server listed
+        (SmartClient(client_id="c", redirect_uri=REDIRECT), iss),  # none listed: https only
+        (_client(iss), iss + "-evil"),  # a prefix is not a parent path
+    ]:
+        with pytest.raises(RemoteError) as refused:
+            begin_launch(asked, server.launch, client)
+        assert refused.value.code == "smart.untrusted_server"
+    assert server.authorize_requests == []
+
+
+def test_a_server_without_pkce_s256_or_configuration_is_refused(
+    ehr: tuple[str, SmartServer],
+) -> None:
+    iss, server = ehr
+    server.s256 = False
+    with pytest.raises(RemoteError) as no_s256:
+        begin_launch(iss, server.launch, _client(iss))
+    assert no_s256.value.code == "smart.discovery" and "S256" in no_s256.value.message
+    base = iss.removesuffix("/fhir")
+    with pytest.raises(RemoteError) as missing:
+        begin_launch(base, server.launch, _client(base))  # no configuration at the root
+    assert missing.value.code == "smart.discovery"
+
+
+def test_refusals_and_unreachable_servers_are_typed(ehr: tuple[str, SmartServer]) -> None:
+    iss, server = ehr
+    server.deny = True
+    back = _sign_in(begin_launch(iss, server.launch, _client(iss)))
+    error = authorization_error(back)
+    assert error is not None and error.code == "smart.denied" and "access_denied" in error.message
+    assert authorization_error({"code": "c", "state": "s"}) is None
+    server.patient_id = ""  # a token without a patient in context
+    server.deny = False
+    pending = begin_launch(iss, server.launch, _client(iss))
+    with pytest.raises(RemoteError) as no_patient:
+        complete_launch(pending, _sign_in(pending)["code"], _client(iss))
+    assert no_patient.value.code == "smart.token" and "patient" in no_patient.value.message
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/fhir"
+    with pytest.raises(RemoteError) as unreachable:
+        begin_launch(closed, None, _client(closed, timeout_s=2))
+    assert unreachable.value.code == "remote.unreachable"
+
+
+def test_launch_store_expires_and_bounds_what_it_holds() -> None:
+    now = [0.0]
+    store = LaunchStore(ttl_s=60, max_pending=2, clock=lambda: now[0])
+
+    def launch(state: str) -> PendingLaunch:
+        return PendingLaunch("https://e/fhir", state, "https://e/a", "https://e/t", "v" * 43)
+
+    store.put(launch("a"))
+    now[0] = 61
+    with pytest.raises(RemoteError) as expired:
+        store.take("a")
+    assert expired.value.code == "smart.state"
+    for state in "bcd":
+        store.put(launch(state))
+    assert len(store) == 2
+    assert store.take("d").state == "d" and store.take("c").state == "c"
+    with pytest.raises(RemoteError):
+        store.take("b")  # the oldest, dropped for room
