@@ -211,3 +211,30 @@ def test_launch_store_expires_and_bounds_what_it_holds() -> None:
     assert store.take("d").state == "d" and store.take("c").state == "c"
     with pytest.raises(RemoteError):
         store.take("b")  # the oldest, dropped for room
+
+
+def test_client_from_environment_needs_the_three_settings_together() -> None:
+    from riskcalc.errors import ConfigError
+    from riskcalc.smart import DEFAULT_RESOURCE_SCOPES, client_from_environment
+
+    assert client_from_environment({}) is None
+    env = {
+        "RISKCALC_SMART_CLIENT_ID": "riskcalc",
+        "RISKCALC_SMART_REDIRECT_URI": "https://app.example.org/",
+        "RISKCALC_SMART_ISS": "https://a.example.org/fhir/, https://b.example.org/r4",
+    }
+    client = client_from_environment(env)
+    assert client is not None and client.client_secret is None
+    assert client.issuers == ("https://a.example.org/fhir", "https://b.example.org/r4")
+    assert client.resource_scopes == DEFAULT_RESOURCE_SCOPES
+    secret = client_from_environment(
+        {**env, "RISKCALC_SMART_CLIENT_SECRET": "s", "RISKCALC_SMART_SCOPES": "patient/*.read"}
+    )
+    assert secret is not None and secret.client_secret == "s"
+    assert secret.resource_scopes == "patient/*.read"
+    for missing in env:
+        with pytest.raises(ConfigError) as half:
+            client_from_environment({k: v for k, v in env.items() if k != missing})
+        assert half.value.code == "config.invalid" and missing in half.value.message
+    with pytest.raises(ConfigError):
+        client_from_environment({**env, "RISKCALC_SMART_REDIRECT_URI": "app.example.org"})
