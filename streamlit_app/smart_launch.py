@@ -9,6 +9,7 @@ Drawing and session state only: the protocol is in riskcalc.smart.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 from dataclasses import dataclass
@@ -115,7 +116,8 @@ def _finish(params: dict[str, str], client: SmartClient) -> None:
         st.query_params.pop(key, None)
     denied = authorization_error(params)
     if denied is not None:
-        _store().take(params.get("state", ""))  # the launch is over either way
+        with contextlib.suppress(RiskCalcError):  # the launch is over either way
+            _store().take(params.get("state", ""))
         raise denied
     pending = _store().take(params.get("state", ""))
     with st.spinner(f"Reading the record from {pending.iss}…"):
