@@ -245,10 +245,30 @@ def no_patient_failure(unit: Unit, grouping: Grouping) -> ReadFailure | None:
     return ReadFailure(
         patient_id=None,
         code="input.no_patient",
-        message=f"{unit.label} holds {what} but no Patient resource, so no one can be assessed",
+        message=f"{unit.label} holds {what} but no Patient resource, so no one can be assessed"
+        + _elsewhere_hint(unit, grouping),
         location=unit.label,
         warnings=tuple(sorted(set(grouping.issues), key=issue_key)),
     )
+
+
+def _elsewhere_hint(unit: Unit, grouping: Grouping) -> str:
+    """For a Bundle whose resources refer to patients it does not hold: who, and how to read
+    them with their record (read_histories reads each JSON file on its own; NDJSON files are
+    pooled already, so a pool gets no hint)."""
+    ids = sorted(grouping.elsewhere)
+    bundle = len(unit.documents) == 1 and _is_bundle(unit.documents[0].value)
+    if not ids or not bundle:
+        return ""
+    more = f" and {len(ids) - 1} other patient(s)" if len(ids) > 1 else ""
+    return (
+        f"; its resources refer to Patient/{ids[0]}{more}: if that record is split over "
+        f"several files, read it whole with read_history(folder, patient_id={ids[0]!r})"
+    )
+
+
+def _is_bundle(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("resourceType") == "Bundle"
 
 
 def _failure(exc: InputError, patient_id: str | None) -> ReadFailure:

@@ -86,6 +86,24 @@ def test_a_page_without_the_patient_is_mixed_into_its_record(
     assert [f.code for f in failures] == ["input.no_patient"]
 
 
+def test_a_cohort_read_names_the_patient_of_a_page_without_it(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    """read_histories reads each JSON file on its own: the page without the Patient is a
+    failure that says whose resources it holds and how to read that record whole."""
+    _split(bundle, tmp_path, patient_in_second=False)
+    history, failure = list(riskcalc.read_histories(tmp_path, today=TODAY))
+    assert isinstance(history, riskcalc.PatientHistory) and isinstance(
+        failure, riskcalc.ReadFailure
+    )
+    assert failure.code == "input.no_patient" and failure.location is not None
+    assert failure.location.endswith("b.json")
+    assert f"refer to Patient/{AD0}:" in failure.message
+    assert f"read_history(folder, patient_id='{AD0}')" in failure.message
+    whole = riskcalc.read_history(tmp_path, patient_id=AD0, today=TODAY)
+    assert _without_warnings(whole) == _without_warnings(_whole(bundle))
+
+
 def test_resources_of_a_patient_in_no_file_stay_counted(
     bundle: dict[str, Any], tmp_path: Path
 ) -> None:
