@@ -30,9 +30,37 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _plain_url(text: str) -> httpx.URL | None:
+    """``text`` as a URL if it is already in the form the HTTP client sends, else None."""
+    try:
+        url = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    head = text.split("?", 1)[0]  # the query is the server's business, encoded as it likes
+    segments = url.path.split("/")
+    if "%" in head or "#" in text or url.userinfo or ".." in segments or "." in segments:
+        return None
+    return url if str(url.copy_with(query=None)) == head else None
+
+
+def under_base(url: str, base: str) -> bool:
+    """True if ``url`` is a plain URL at or under ``base`` (a path below it, or a query on it)."""
+    return _plain_url(url) is not None and (
+        url == base or url.startswith(base + "/") or url.startswith(base + "?")
+    )
+
+
 def server_allowed(fhir_server: str, settings: ServiceSettings) -> bool:
-    """True if the service may send the access token to ``fhir_server``."""
-    url = httpx.URL(fhir_server)
+    """True if the service may send the access token to ``fhir_server``.
+
+    The URL must be plain: already in the normal form the HTTP client sends (no ``..`` or
+    ``%2F`` segments, which it would resolve after the allow-list matched the text: a prefix
+    ``https://ehr/fhir`` must not let ``https://ehr/fhir/../admin`` through), without user
+    info, query or fragment.
+    """
+    url = _plain_url(fhir_server)
+    if url is None or url.query:
+        return False
     if settings.fhir_server_allow:
         return any(
             fhir_server.rstrip("/") == p.rstrip("/") or fhir_server.startswith(p.rstrip("/") + "/")
@@ -106,7 +134,7 @@ async def _fetch_one(
         next_url = _next_link(page)
         if next_url is None:
             break
-        if not (next_url.startswith(base + "/") or next_url.startswith(base + "?")):
+        if not under_base(next_url, base):
             raise RemoteError(
                 "remote.bad_response", "a searchset 'next' link points outside fhirServer"
             )

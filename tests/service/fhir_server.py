@@ -113,10 +113,12 @@ def fhir_app(
         if offset + size < len(matched):
             query = "&".join(f"{k}={v}" for k, v in params.items())
             host = "http://127.0.0.2:1" if mode == "next_elsewhere" else base
+            # next_traversal: a link whose text starts with the base but that leaves it
+            path = "/fhir/../admin" if mode == "next_traversal" else "/fhir"
             bundle["link"].append(
                 {
                     "relation": "next",
-                    "url": f"{host}/fhir/{rtype}?{query}&_count={size}&_offset={offset + size}",
+                    "url": f"{host}{path}/{rtype}?{query}&_count={size}&_offset={offset + size}",
                 }
             )
         return JSONResponse(bundle)

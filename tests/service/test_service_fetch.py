@@ -162,11 +162,33 @@ def test_fetch_byte_budget(fhir_server: Any, synthea: Any) -> None:
     assert info.value.code == "remote.too_large"
 
 
-def test_next_link_outside_the_server_is_refused(synthea: Any) -> None:
-    app, _ = fhir_app(synthea[2], mode="next_elsewhere")
+@pytest.mark.parametrize("mode", ["next_elsewhere", "next_traversal"])
+def test_next_link_outside_the_server_is_refused(synthea: Any, mode: str) -> None:
+    app, hits = fhir_app(synthea[2], mode=mode)
     with serve(app) as url, pytest.raises(RemoteError) as info:
         _run(f"{url}/fhir", synthea[0])
     assert info.value.code == "remote.bad_response" and "outside" in info.value.message
+    assert not [k for k in hits if "admin" in k]
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://fhir.example.org/fhir/../admin",  # the client would send it to /admin
+        "https://fhir.example.org/fhir%2F..%2Fadmin",
+        "https://fhir.example.org/fhir/./x",
+        "https://user:pw@fhir.example.org/fhir",
+        "https://fhir.example.org/fhir?x=1",
+        "https://fhir.example.org/fhir#x",
+        "http://[::1",
+    ],
+)
+def test_servers_that_only_look_allowed_are_refused(server: str) -> None:
+    settings = ServiceSettings(
+        dev_no_auth=True, fhir_server_allow=("https://fhir.example.org/fhir",)
+    )
+    with pytest.raises(RemoteError, match="allow-list"):
+        asyncio.run(fetch_queries(server, "t", {"patient": "Patient/1"}, settings))
 
 
 def test_timeout(synthea: Any) -> None:

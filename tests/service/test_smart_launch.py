@@ -151,6 +151,10 @@ def test_launches_only_from_listed_servers(ehr: tuple[str, SmartServer]) -> None
         (_client("https://ehr.example.org/fhir"), iss),  # another server listed
         (SmartClient(client_id="c", redirect_uri=REDIRECT), iss),  # none listed: https only
         (_client(iss), iss + "-evil"),  # a prefix is not a parent path
+        (_client(iss), iss + "/../admin"),  # sent to /admin once the client resolves it
+        (_client(iss), iss.replace("/fhir", "/fhir%2F..%2Fadmin")),
+        (_client(iss), "http://[::1"),  # not a URL at all
+        (_client(iss), "javascript:alert(1)"),
     ]:
         with pytest.raises(RemoteError) as refused:
             begin_launch(asked, server.launch, client)
