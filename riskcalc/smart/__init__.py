@@ -20,7 +20,7 @@ What it holds to (SMART App Launch 2.2, RFC 6749, RFC 7636):
 - authorization code with PKCE ``S256`` only; a server whose ``.well-known/smart-configuration``
   does not offer S256 is refused;
 - ``state`` is 256 random bits, used once and for at most ``LaunchStore.ttl_s``;
-- ``launch`` is opaque: passed on, never parsed; ``aud`` is the FHIR server;
+- ``launch`` is opaque: passed on, never parsed; ``aud`` is ``iss`` as received;
 - the access token lives in the :class:`SmartSession` only: never logged, never in a ``repr``;
 - the record is read with the queries of the CDS Hooks prefetch (one list of what the history
   needs), through the same bounded fetcher: timeouts, a byte budget, a page cap, ``next`` links
@@ -256,7 +256,7 @@ def begin_launch(
         "redirect_uri": client.redirect_uri,
         "scope": f"{context} {client.resource_scopes}".strip(),
         "state": state,
-        "aud": base,
+        "aud": iss.strip(),  # the iss as the EHR sent it: servers compare it as text
         "code_challenge": _code_challenge(verifier),
         "code_challenge_method": "S256",
     }

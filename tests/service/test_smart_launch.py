@@ -69,7 +69,7 @@ def test_ehr_launch_reads_the_patient_in_context(
     store.put(pending)
     (asked,) = [{k: v[0] for k, v in parse_qs(urlsplit(pending.authorize_url).query).items()}]
     assert asked["response_type"] == "code" and asked["client_id"] == "riskcalc-test"
-    assert asked["aud"] == iss and asked["launch"] == server.launch
+    assert asked["aud"] == iss + "/" and asked["launch"] == server.launch  # iss as sent
     assert asked["redirect_uri"] == REDIRECT and asked["state"] == pending.state
     assert asked["code_challenge_method"] == "S256"
     assert asked["code_challenge"] == _s256(pending.code_verifier)
