@@ -213,6 +213,12 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "elsewhere).",
         "Start the launch again from the EHR.",
     ),
+    "smart.scope": CodeInfo(
+        "The EHR granted read access to fewer resource types than the history reads, so the "
+        "record would be incomplete.",
+        "Grant the scopes the app asks for (docs/integrators/smart-launch.md), or ask the EHR's "
+        "administrator.",
+    ),
     "smart.token": CodeInfo(
         "The token endpoint refused the authorization code, or its answer has no bearer token "
         "or no patient in context.",

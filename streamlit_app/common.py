@@ -4,6 +4,7 @@ errors shown with their code, and reading an upload. Drawing only: numbers come 
 from __future__ import annotations
 
 import hashlib
+import re
 
 import streamlit as st
 
@@ -49,13 +50,26 @@ def banner() -> None:
     st.warning(f"**{RESEARCH_USE_STATEMENT}**  \n{line}", icon=":material/science:")
 
 
+#: ASCII punctuation, which CommonMark lets a backslash make literal.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def literal(text: str) -> str:
+    """``text`` to show as it is in Markdown: no link, image, emphasis or HTML made of it.
+
+    Error messages quote what came in (a file's text, a URL's query parameters), and a
+    crafted one must not put a link of someone else's on the page.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
 def show_error(exc: RiskCalcError, what: str) -> None:
     """A library error as a clear message with its stable code (and JSON location if known)."""
-    where = f" (at {exc.location})" if exc.location else ""
+    where = f" (at {literal(exc.location)})" if exc.location else ""
     info = ERROR_CODES.get(exc.code)
     action = f"  \nWhat to do: {info.action}" if info is not None else ""
     st.error(
-        f"{what}: {exc.message}{where}{action}  \nError code: `{exc.code}`",
+        f"{what}: {literal(exc.message)}{where}{action}  \nError code: `{exc.code}`",
         icon=":material/error:",
     )
 

@@ -9,9 +9,10 @@ Drawing and session state only: the protocol is in riskcalc.smart.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import html
 import os
+import time
 from dataclasses import dataclass
 
 import common
@@ -20,6 +21,7 @@ import streamlit as st
 
 from riskcalc import RiskCalcError
 from riskcalc.smart import (
+    LAUNCH_TTL_S,
     LaunchStore,
     SmartClient,
     authorization_error,
@@ -34,7 +36,11 @@ SOURCE = "From the EHR"
 _RECORD = "smart_record"
 _PENDING = "smart_pending"
 _LAUNCH_PARAMS = ("iss", "launch")
-_ANSWER_PARAMS = ("code", "state", "error", "error_description")
+#: What the redirect back carries (RFC 9207 adds the authorization server's ``iss``): all of it
+#: leaves the address bar, or the next rerun would redeem the code again or begin a new launch.
+_ANSWER_PARAMS = ("code", "state", "error", "error_description", "error_uri", "iss", "launch")
+#: Streamlit's XSRF cookie: re-masked on every page, the token under the mask stays the same.
+_XSRF_COOKIE = "_streamlit_xsrf"
 
 
 @dataclass(frozen=True)
@@ -88,12 +94,32 @@ def handle_launch() -> bool:
     return True
 
 
+def _browser() -> str | None:
+    """A secret of this browser, to tie a launch to the browser that began it: a hash of the
+    token in Streamlit's XSRF cookie (``2|mask|masked token|time``, the token the mask XORed
+    with the masked token). None when the cookie is missing (XSRF protection turned off)."""
+    raw = st.context.cookies.get(_XSRF_COOKIE)
+    if not isinstance(raw, str) or not raw:  # (under AppTest there are no cookies)
+        return None
+    parts = raw.split("|")
+    token = raw.encode()
+    if len(parts) == 4 and parts[0] == "2":
+        try:
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+        except ValueError:
+            return None
+        if mask:
+            token = bytes(t ^ mask[i % len(mask)] for i, t in enumerate(masked))
+    return hashlib.sha256(token).hexdigest()
+
+
 def _sign_in_step(params: dict[str, str], client: SmartClient) -> None:
     iss, launch = params.get("iss", ""), params.get("launch")
     pending = st.session_state.get(_PENDING)
-    if pending is None or pending[0] != (iss, launch):  # once per launch, not per rerun
+    fresh = pending is not None and time.monotonic() - pending[1].started_s < LAUNCH_TTL_S - 60
+    if not fresh or pending[0] != (iss, launch):  # once per launch, not per rerun
         begun = begin_launch(iss, launch, client)
-        _store().put(begun)
+        _store().put(begun, browser=_browser())
         pending = st.session_state[_PENDING] = ((iss, launch), begun)
     begun = pending[1]
     st.subheader("Open the patient from the EHR")
@@ -114,12 +140,11 @@ def _finish(params: dict[str, str], client: SmartClient) -> None:
     """The redirect back: exchange the code, read the record, open it in this session."""
     for key in _ANSWER_PARAMS:  # a rerun must not redeem the code again
         st.query_params.pop(key, None)
+    # first the launch this browser began (an answer for none is no news, whatever it says)
+    pending = _store().take(params.get("state", ""), browser=_browser())
     denied = authorization_error(params)
     if denied is not None:
-        with contextlib.suppress(RiskCalcError):  # the launch is over either way
-            _store().take(params.get("state", ""))
         raise denied
-    pending = _store().take(params.get("state", ""))
     with st.spinner(f"Reading the record from {pending.iss}…"):
         session = complete_launch(pending, params.get("code", ""), client)
         bundle = fetch_record(session, client)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,12 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+#: What a plain URL's path may hold: RFC 3986 path characters without ``%`` (an encoded ``/`` or
+#: ``.`` is decoded by some servers), ``;`` (Tomcat and Jetty read ``..;`` as ``..``) and ``\``
+#: (IIS reads it as ``/``).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,=:@/]*")
+
+
 def _plain_url(text: str) -> httpx.URL | None:
     """``text`` as a URL if it is already in the form the HTTP client sends, else None."""
     try:
@@ -38,7 +45,9 @@ def _plain_url(text: str) -> httpx.URL | None:
         return None
     head = text.split("?", 1)[0]  # the query is the server's business, encoded as it likes
     segments = url.path.split("/")
-    if "%" in head or "#" in text or url.userinfo or ".." in segments or "." in segments:
+    if not _PLAIN_PATH.fullmatch(url.path) or ".." in segments or "." in segments:
+        return None
+    if "#" in text or url.userinfo or url.scheme not in ("http", "https") or not url.host:
         return None
     return url if str(url.copy_with(query=None)) == head else None
 
@@ -55,8 +64,8 @@ def server_allowed(fhir_server: str, settings: ServiceSettings) -> bool:
 
     The URL must be plain: already in the normal form the HTTP client sends (no ``..`` or
     ``%2F`` segments, which it would resolve after the allow-list matched the text: a prefix
-    ``https://ehr/fhir`` must not let ``https://ehr/fhir/../admin`` through), without user
-    info, query or fragment.
+    ``https://ehr/fhir`` must not let ``https://ehr/fhir/../admin`` through), no ``;`` or backslashes
+    in the path (which servers read as separators), without user info, query or fragment.
     """
     url = _plain_url(fhir_server)
     if url is None or url.query:
@@ -105,8 +114,17 @@ async def _get_json(client: httpx.AsyncClient, url: str, budget: _Budget) -> dic
     return body
 
 
+def _list_of(page: Mapping[str, Any], key: str) -> list[Any]:
+    value = page.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RemoteError("remote.bad_response", f"a searchset's {key} is not a list")
+    return value
+
+
 def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
+    for link in _list_of(bundle, "link"):
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
             return url if isinstance(url, str) else None
@@ -125,7 +143,7 @@ async def _fetch_one(
     resources: list[dict[str, Any]] = []
     page, pages = first, 1
     while True:
-        for entry in page.get("entry") or []:
+        for entry in _list_of(page, "entry"):
             search = entry.get("search") if isinstance(entry, dict) else None
             if isinstance(search, dict) and search.get("mode") == "outcome":
                 continue
@@ -192,5 +210,9 @@ async def fetch_queries(
             first = failures.exceptions[0]
             if isinstance(first, RemoteError):
                 raise first from None
-            raise
+            # anything else broke on what the server sent: its answer, not this caller's bug
+            raise RemoteError(
+                "remote.bad_response",
+                f"the FHIR server's answer could not be read ({type(first).__name__})",
+            ) from first
     return {key: task.result() for key, task in tasks.items()}

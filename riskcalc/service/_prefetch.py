@@ -48,12 +48,12 @@ PREFETCH_TEMPLATES: dict[str, str] = {
 }
 
 #: FHIR ``id`` grammar: the only thing ever substituted into a query.
-FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # whole text: use fullmatch
 
 
 def resolve_queries(patient_id: str, keys: Iterable[str] | None = None) -> dict[str, str]:
     """The templates with the patient id filled in (``patient_id`` must be a FHIR id)."""
-    if not FHIR_ID.match(patient_id):
+    if not FHIR_ID.fullmatch(patient_id):
         raise InputError("input.not_fhir", "context.patientId is not a FHIR id")
     chosen = PREFETCH_TEMPLATES.keys() if keys is None else keys
     return {k: PREFETCH_TEMPLATES[k].replace(PATIENT_TOKEN, patient_id) for k in chosen}

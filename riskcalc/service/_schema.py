@@ -32,7 +32,8 @@ class Indicator(StrEnum):
 
 
 class FhirAuthorization(_In):
-    access_token: str = Field(min_length=1)
+    #: RFC 6750 b64token: what an Authorization header can carry
+    access_token: str = Field(pattern=r"^[A-Za-z0-9\-._~+/]+=*$")
     token_type: str = "Bearer"
     expires_in: int | None = None
     scope: str | None = None

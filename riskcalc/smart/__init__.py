@@ -34,13 +34,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
@@ -104,8 +105,13 @@ class SmartClient:
     def __post_init__(self) -> None:
         if not self.client_id:
             raise ConfigError("config.invalid", "SmartClient.client_id is empty")
-        url = httpx.URL(self.redirect_uri)
-        if url.scheme not in ("http", "https") or not url.host:
+        try:
+            url = httpx.URL(self.redirect_uri)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise ConfigError(
+                "config.invalid", f"SmartClient.redirect_uri {self.redirect_uri!r} is not a URL"
+            ) from exc
+        if url.scheme not in ("http", "https") or not url.host or url.fragment:
             raise ConfigError(
                 "config.invalid",
                 f"SmartClient.redirect_uri {self.redirect_uri!r} is not an http(s) URL",
@@ -150,44 +156,61 @@ def _code_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def _json_object(response: httpx.Response, what: str, code: str) -> dict[str, Any]:
-    if len(response.content) > _MAX_ANSWER_BYTES:
-        raise RemoteError(code, f"the {what} is larger than {_MAX_ANSWER_BYTES} bytes")
+def _answer(
+    http: httpx.Client, request: httpx.Request, what: str, code: str
+) -> tuple[int, dict[str, Any]]:
+    """Send ``request``; the status and the JSON object answered, read up to 1 MB."""
     try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        body = None
-    if not isinstance(body, dict):
-        raise RemoteError(code, f"the {what} is not a JSON object (HTTP {response.status_code})")
-    return body
-
-
-def _request(call: Callable[[], httpx.Response], what: str) -> httpx.Response:
-    try:
-        return call()
+        response = http.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > _MAX_ANSWER_BYTES:
+                    raise RemoteError(code, f"the {what} is larger than {_MAX_ANSWER_BYTES} bytes")
+                chunks.append(chunk)
+        finally:
+            response.close()
     except httpx.TimeoutException as exc:
         raise RemoteError("remote.unreachable", f"the {what} did not answer in time") from exc
     except httpx.HTTPError as exc:
         raise RemoteError(
             "remote.unreachable", f"the {what} could not be reached ({type(exc).__name__})"
         ) from exc
+    try:
+        body = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise RemoteError(code, f"the {what} is not a JSON object (HTTP {response.status_code})")
+    return response.status_code, body
 
 
 def _endpoint(config: Mapping[str, Any], key: str, iss: str) -> str:
+    """An endpoint of the SMART configuration: an ``https`` URL (on any host: SMART lets the
+    authorization server live apart from the FHIR server), or ``http`` on the host of an
+    ``http`` iss (allow-listed: a server on this machine, for tests); no fragment."""
     value = config.get(key)
     if not isinstance(value, str):
         raise RemoteError("smart.discovery", f"the SMART configuration of {iss} has no {key}")
-    url = httpx.URL(value)
-    # https, or the scheme of an allow-listed iss (http on this machine, for tests)
-    if not url.host or url.scheme not in ("https", httpx.URL(iss).scheme):
-        raise RemoteError(
-            "smart.discovery", f"the SMART configuration's {key} {value!r} is not an https URL"
-        )
+    bad = RemoteError(
+        "smart.discovery",
+        f"the SMART configuration's {key} {value[:200]!r} is not an https URL without a fragment",
+    )
+    try:
+        url, origin = httpx.URL(value), httpx.URL(iss)
+    except httpx.InvalidURL as exc:
+        raise bad from exc
+    local_http = url.scheme == "http" and origin.scheme == "http" and url.host == origin.host
+    if not url.host or url.fragment or not (url.scheme == "https" or local_http):
+        raise bad
     return value
 
 
 def check_issuer(iss: str, client: SmartClient) -> str:
-    """``iss`` without a trailing slash, if the app accepts launches from it.
+    """``iss`` without a trailing slash, if the app accepts launches from it: a plain URL (see
+    :func:`riskcalc.service._fetch.server_allowed`) equal to a listed base, or any ``https``
+    one when none is listed.
 
     Raises
     ------
@@ -195,11 +218,13 @@ def check_issuer(iss: str, client: SmartClient) -> str:
         ``smart.untrusted_server`` otherwise.
     """
     base = iss.strip().rstrip("/")
-    if not base or not server_allowed(base, client.fetch_settings()):
+    listed = {u.rstrip("/") for u in client.issuers}
+    # a SMART iss is a FHIR base URL: a listed base exactly, not anything under it
+    if not server_allowed(base, client.fetch_settings()) or (listed and base not in listed):
         raise RemoteError(
             "smart.untrusted_server",
-            f"the launch names the FHIR server {iss!r}, which this app does not accept launches "
-            "from",
+            f"the launch names the FHIR server {iss[:200]!r}, which this app does not accept "
+            "launches from",
         )
     return base
 
@@ -227,17 +252,18 @@ def begin_launch(
     with httpx.Client(
         timeout=client.timeout_s, follow_redirects=False, transport=transport
     ) as http:
-        response = _request(
-            lambda: http.get(base + _DISCOVERY, headers={"Accept": "application/json"}),
-            "FHIR server's SMART configuration",
+        request = http.build_request(
+            "GET", base + _DISCOVERY, headers={"Accept": "application/json"}
         )
-    if response.status_code != 200:
+        status, config = _answer(
+            http, request, "FHIR server's SMART configuration", "smart.discovery"
+        )
+    if status != 200:
         raise RemoteError(
             "smart.discovery",
-            f"{base}{_DISCOVERY} answered HTTP {response.status_code}: the server does not "
-            "publish a SMART configuration",
+            f"{base}{_DISCOVERY} answered HTTP {status}: the server does not publish a SMART "
+            "configuration",
         )
-    config = _json_object(response, "SMART configuration", "smart.discovery")
     methods = config.get("code_challenge_methods_supported")
     if not isinstance(methods, list) or "S256" not in methods:
         raise RemoteError(
@@ -286,6 +312,7 @@ def complete_launch(
     ------
     RemoteError
         ``smart.token`` (refused, or an answer without a bearer token or a patient),
+        ``smart.scope`` (not every resource type the history reads was granted),
         ``remote.unreachable``.
     """
     quiet_http_loggers()
@@ -295,54 +322,84 @@ def complete_launch(
         "redirect_uri": client.redirect_uri,
         "code_verifier": pending.code_verifier,
     }
-    auth = None
+    headers = {"Accept": "application/json"}
     if client.client_secret is None:
         form["client_id"] = client.client_id
-    else:
-        auth = httpx.BasicAuth(client.client_id, client.client_secret)
+    else:  # RFC 6749 2.3.1: HTTP Basic of the form-encoded id and secret
+        pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
     with httpx.Client(
         timeout=client.timeout_s, follow_redirects=False, transport=transport
     ) as http:
-        response = _request(
-            lambda: http.post(
-                pending.token_endpoint,
-                data=form,
-                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
-                headers={"Accept": "application/json"},
-            ),
-            "authorization server's token endpoint",
-        )
-    body = _json_object(response, "token endpoint's answer", "smart.token")
-    if response.status_code != 200:
+        request = http.build_request("POST", pending.token_endpoint, data=form, headers=headers)
+        status, body = _answer(http, request, "token endpoint's answer", "smart.token")
+    if status != 200:
         error = str(body.get("error", "?"))[:80]
         detail = str(body.get("error_description", ""))[:200]
         raise RemoteError(
             "smart.token",
-            f"the token endpoint refused the code (HTTP {response.status_code}, {error}"
+            f"the token endpoint refused the code (HTTP {status}, {error}"
             + (f": {detail}" if detail else "")
             + ")",
         )
     token, kind, patient = body.get("access_token"), body.get("token_type"), body.get("patient")
-    if not isinstance(token, str) or not token:
-        raise RemoteError("smart.token", "the token endpoint's answer holds no access_token")
+    if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
+        raise RemoteError(
+            "smart.token", "the token endpoint's answer holds no access_token usable as a bearer"
+        )
     if not isinstance(kind, str) or kind.lower() != "bearer":
-        raise RemoteError("smart.token", f"the token type is {kind!r}, not Bearer")
-    if not isinstance(patient, str) or not FHIR_ID.match(patient):
+        raise RemoteError("smart.token", f"the token type is {str(kind)[:40]!r}, not Bearer")
+    if not isinstance(patient, str) or not FHIR_ID.fullmatch(patient):
         raise RemoteError(
             "smart.token",
             "the token endpoint's answer names no patient in context (launch/patient scope "
             "not granted?)",
         )
+    # RFC 6749 5.1: no scope in the answer means the scope asked for was granted
+    scope = body.get("scope")
+    granted = scope if isinstance(scope, str) else client.resource_scopes
+    missing = unreadable_types(granted)
+    if missing:
+        raise RemoteError(
+            "smart.scope",
+            f"the EHR did not grant reading {', '.join(missing)} for the patient (granted: "
+            f"{granted[:300]!r}); the record would be incomplete, so it is not read",
+        )
     expires = body.get("expires_in")
     return SmartSession(
         iss=pending.iss,
         patient_id=patient,
-        scope=str(body.get("scope", "")),
+        scope=granted,
         access_token=token,
         expires_in_s=expires
         if isinstance(expires, int) and not isinstance(expires, bool)
         else None,
     )
+
+
+#: RFC 6750 b64token: what an Authorization header can carry.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: A SMART scope on resources: v1 ``patient/Observation.read``, v2 ``patient/Observation.rs``
+#: (a v2 scope with a ``?`` query grants only part of a type and is not matched).
+_SCOPE = re.compile(r"(patient|user)/(\*|[A-Za-z]+)\.(read|\*|[cruds]+)")
+
+
+def unreadable_types(granted: str) -> list[str]:
+    """The resource types of :data:`RESOURCE_TYPES` that ``granted`` (a space-separated scope
+    list) does not let the app read for the patient in context: the Patient needs read (``r``),
+    every other type search (``s``); v1 ``read`` and ``*`` grant both."""
+    allowed: dict[str, set[str]] = {}
+    for scope in granted.split():
+        m = _SCOPE.fullmatch(scope)
+        if m is not None:
+            perms = set("rs") if m[3] in ("read", "*") else set(m[3])
+            allowed.setdefault(m[2], set()).update(perms)
+    wild = allowed.get("*", set())
+    return [
+        t
+        for t in RESOURCE_TYPES
+        if ("r" if t == "Patient" else "s") not in wild | allowed.get(t, set())
+    ]
 
 
 def fetch_record(
@@ -390,35 +447,46 @@ class LaunchStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s, self.max_pending, self._clock = ttl_s, max_pending, clock
-        self._pending: dict[str, tuple[float, PendingLaunch]] = {}
+        self._pending: dict[str, tuple[float, str | None, PendingLaunch]] = {}
         self._lock = threading.Lock()
 
-    def put(self, pending: PendingLaunch) -> None:
+    def put(self, pending: PendingLaunch, *, browser: str | None = None) -> None:
+        """Keep ``pending`` until its answer comes back from ``browser`` (a secret of the
+        browser that began it, such as a hash of a cookie of its own; None: any browser)."""
         with self._lock:
             self._drop_expired()
             while len(self._pending) >= self.max_pending:
                 self._pending.pop(next(iter(self._pending)))  # the oldest
-            self._pending[pending.state] = (self._clock(), pending)
+            self._pending[pending.state] = (self._clock(), browser, pending)
 
-    def take(self, state: str) -> PendingLaunch:
-        """The launch begun with ``state``, removed from the store.
+    def take(self, state: str, *, browser: str | None = None) -> PendingLaunch:
+        """The launch begun with ``state`` by ``browser``, removed from the store.
+
+        The answer must come back to the browser that began the launch (RFC 6749 10.12):
+        otherwise a user could be handed someone else's sign-in (``?code=…&state=…`` of a
+        launch begun, and signed into, elsewhere) and open the patient it was for.
 
         Raises
         ------
         RemoteError
-            ``smart.state`` if no launch waits with that state (never begun here, already
-            completed, or expired).
+            ``smart.state`` if no launch waits with that state for this browser (never begun
+            here, begun in another browser, already completed, or expired).
         """
         with self._lock:
             self._drop_expired()
-            found = self._pending.pop(state, None)
+            found = self._pending.get(state)
+            if found is not None and found[1] == browser:
+                del self._pending[state]
+            else:
+                found = None
         if found is None:
             raise RemoteError(
                 "smart.state",
-                "this sign-in answer matches no launch waiting here (already used, expired "
-                f"after {self.ttl_s:.0f} s, or begun elsewhere); start the launch again",
+                "this sign-in answer matches no launch waiting here for this browser (already "
+                f"used, expired after {self.ttl_s:.0f} s, or begun elsewhere); start the launch "
+                "again",
             )
-        return found[1]
+        return found[2]
 
     def __len__(self) -> int:
         with self._lock:
@@ -426,7 +494,7 @@ class LaunchStore:
 
     def _drop_expired(self) -> None:
         now = self._clock()
-        for state in [s for s, (t, _) in self._pending.items() if now - t > self.ttl_s]:
+        for state in [s for s, (t, _, _) in self._pending.items() if now - t > self.ttl_s]:
             del self._pending[state]
 
 
@@ -498,4 +566,5 @@ __all__ = [
     "client_from_environment",
     "complete_launch",
     "fetch_record",
+    "unreadable_types",
 ]

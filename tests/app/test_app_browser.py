@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bz2
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -26,6 +27,40 @@ from riskcalc.cli._app import streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = Path(os.environ.get("RISKCALC_SCREENSHOT_DIR", ROOT / "docs" / "images"))
+CHROMIUM = Path(os.environ.get("RISKCALC_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.is_file() or shutil.which(str(CHROMIUM)) is None:
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright Python package is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
 SYNTHEA = "synthea-blaze/ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7.json.bz2"
 PATIENT = "ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7"
 WAIT_MS = 90_000

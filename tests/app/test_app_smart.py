@@ -6,12 +6,19 @@ test_app_smart_browser.py; here, what the page says when the app cannot take par
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from app_helpers import APP, TIMEOUT, _run, _texts
 from streamlit.testing.v1 import AppTest
 
 LAUNCH = {"iss": "https://ehr.example.org/fhir", "launch": "abc"}
 ENV = ("RISKCALC_SMART_CLIENT_ID", "RISKCALC_SMART_REDIRECT_URI", "RISKCALC_SMART_ISS")
+
+
+def _errors(at: AppTest) -> str:
+    """The error boxes' text as shown (their Markdown escapes undone)."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(e.value for e in at.error))
 
 
 def _launched(params: dict[str, str]) -> AppTest:
@@ -36,7 +43,7 @@ def test_a_half_registration_shows_config_invalid(monkeypatch: pytest.MonkeyPatc
     for name in ENV[1:]:
         monkeypatch.delenv(name, raising=False)
     at = _launched(LAUNCH)
-    errors = "\n".join(e.value for e in at.error)
+    errors = _errors(at)
     assert "config.invalid" in errors and "RISKCALC_SMART_ISS" in errors
     assert not at.metric  # nothing else is shown during a launch
 
@@ -46,6 +53,22 @@ def test_an_unlisted_server_is_refused_before_any_request(monkeypatch: pytest.Mo
     monkeypatch.setenv("RISKCALC_SMART_REDIRECT_URI", "http://127.0.0.1:8501/")
     monkeypatch.setenv("RISKCALC_SMART_ISS", "https://other.example.org/fhir")
     at = _launched(LAUNCH)
-    assert "smart.untrusted_server" in "\n".join(e.value for e in at.error)
+    assert "smart.untrusted_server" in _errors(at)
     at = _launched({"code": "c", "state": "never-begun"})
-    assert "smart.state" in "\n".join(e.value for e in at.error)
+    assert "smart.state" in _errors(at)
+
+
+def test_what_a_url_says_is_shown_as_text_not_as_markdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crafted launch URL cannot put a link or an image of someone else's on the page."""
+    monkeypatch.setenv("RISKCALC_SMART_CLIENT_ID", "riskcalc")
+    monkeypatch.setenv("RISKCALC_SMART_REDIRECT_URI", "http://127.0.0.1:8501/")
+    monkeypatch.setenv("RISKCALC_SMART_ISS", "https://ehr.example.org/fhir")
+    lure = "Session expired. [Sign in again](https://evil.example/login) ![](https://evil.example/t.png)"
+    at = _launched({"iss": lure, "launch": "x"})
+    (box,) = at.error
+    assert "smart.untrusted_server" in box.value
+    assert "[Sign in again](https://evil" not in box.value and "![](" not in box.value
+    assert "\\[Sign in again\\]\\(https\\:" in box.value  # every bracket escaped
+    # an authorization error for no launch of this browser is no news: its text is not shown
+    at = _launched({"error": "access_denied", "error_description": lure, "state": "none"})
+    assert "smart.state" in _errors(at) and "Sign in again" not in _errors(at)

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
+import test_app_browser
 from test_app_browser import (
     IMAGES,
     PATIENT,
@@ -30,6 +32,7 @@ from fhir_server import SmartServer, server_resources, smart_app
 from service_helpers import serve, synthea_bundle
 
 pytestmark = pytest.mark.slow
+browser = test_app_browser.browser  # the fixture: headless Chromium
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,8 @@ def test_ehr_launch_opens_the_patient(ehr_and_app: Any, browser: Any) -> None:
     assert asked["launch"] == server.launch and asked["aud"] == iss
     (sent,) = server.token_requests
     assert sent["code_verifier"] and sent["redirect_uri"] == f"{app}/"
-    assert "code=" not in page.url and "state=" not in page.url  # not redeemed again on a rerun
+    # not redeemed again on a rerun; nor the RFC 9207 iss of the answer taken for a new launch
+    assert "code=" not in page.url and "state=" not in page.url and "iss=" not in page.url
     # the record stays open through a rerun (a widget changed), and the code is not sent again
     page.get_by_text("Happened").first.click()
     page.locator('[data-testid="stAlert"]', has_text="Hypothetical (what-if)").wait_for(
@@ -111,3 +115,25 @@ def test_a_launch_from_an_unlisted_server_is_refused(ehr_and_app: Any, browser: 
     page.get_by_text("smart.untrusted_server").first.wait_for(timeout=WAIT_MS)
     assert page.get_by_text("Sign in at the EHR").count() == 0
     page.close()
+
+
+def test_a_sign_in_answer_opens_only_in_the_browser_that_began_it(
+    ehr_and_app: Any, browser: Any
+) -> None:
+    """Someone else's ``?code=…&state=…`` (a launch begun and signed into elsewhere) must not
+    open their patient in this browser (RFC 6749 10.12)."""
+    iss, app, server = ehr_and_app
+    began = browser.new_page(viewport={"width": 1440, "height": 1000})
+    began.goto(f"{app}/?{urlencode({'iss': iss, 'launch': server.launch})}")
+    link = began.get_by_text("Sign in at the EHR")
+    link.wait_for(timeout=WAIT_MS)
+    answer = httpx.get(link.get_attribute("href"), follow_redirects=False, timeout=10)
+    back = answer.headers["location"]  # the redirect back, not followed by the browser
+    other = browser.new_page(viewport={"width": 1440, "height": 1000})  # its own cookies
+    other.goto(back, wait_until="domcontentloaded")
+    other.get_by_text("smart.state").first.wait_for(timeout=WAIT_MS)
+    assert other.get_by_text(f"Patient {PATIENT}, read from").count() == 0
+    began.goto(back, wait_until="domcontentloaded")
+    began.get_by_text(f"Patient {PATIENT}, read from {iss}").wait_for(timeout=WAIT_MS)
+    other.close()
+    began.close()

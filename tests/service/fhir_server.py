@@ -121,6 +121,8 @@ def fhir_app(
                     "url": f"{host}{path}/{rtype}?{query}&_count={size}&_offset={offset + size}",
                 }
             )
+        if mode == "entry_not_list":  # a broken server: entry and link of the wrong type
+            bundle["entry"], bundle["link"] = 5, 7
         return JSONResponse(bundle)
 
     return app, hits
@@ -138,6 +140,12 @@ class SmartServer:
     launch: str = "xyz-launch-opaque"
     s256: bool = True
     deny: bool = False
+    #: replaces entries of the SMART configuration
+    configuration: dict[str, Any] = field(default_factory=dict)
+    #: the scope the token answer grants (None: the one asked for)
+    scope_granted: str | None = None
+    #: the access token handed out (None: a random one)
+    token_value: str | None = None
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
@@ -162,11 +170,13 @@ def smart_app(resources: list[dict[str, Any]], server: SmartServer) -> tuple[Fas
         base = str(request.base_url).rstrip("/")
         return JSONResponse(
             {
+                "issuer": base,
                 "authorization_endpoint": f"{base}/auth/authorize",
                 "token_endpoint": f"{base}/auth/token",
                 "capabilities": ["launch-ehr", "launch-standalone", "client-public"],
                 "code_challenge_methods_supported": ["S256"] if server.s256 else ["plain"],
                 "scopes_supported": ["launch", "launch/patient", "patient/*.rs"],
+                **server.configuration,
             }
         )
 
@@ -190,6 +200,7 @@ def smart_app(resources: list[dict[str, Any]], server: SmartServer) -> tuple[Fas
             server.codes[code] = params
             query = {"code": code}
         query["state"] = params.get("state", "")
+        query["iss"] = str(request.base_url).rstrip("/")  # RFC 9207, as servers now send it
         sep = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{sep}{urlencode(query)}", status_code=302)
 
@@ -225,14 +236,16 @@ def smart_app(resources: list[dict[str, Any]], server: SmartServer) -> tuple[Fas
             or _s256(code_verifier) != granted["code_challenge"]
         ):
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        access = secrets.token_urlsafe(24)
+        access = server.token_value or secrets.token_urlsafe(24)
         server.tokens.add(access)
         return JSONResponse(
             {
                 "access_token": access,
                 "token_type": "Bearer",
                 "expires_in": 3600,
-                "scope": granted.get("scope", ""),
+                "scope": granted.get("scope", "")
+                if server.scope_granted is None
+                else server.scope_granted,
                 "patient": server.patient_id,
             },
             headers={"Cache-Control": "no-store"},

@@ -181,6 +181,8 @@ def test_next_link_outside_the_server_is_refused(synthea: Any, mode: str) -> Non
         "https://fhir.example.org/fhir?x=1",
         "https://fhir.example.org/fhir#x",
         "http://[::1",
+        "https://fhir.example.org/fhir/..;/admin",  # Tomcat and Jetty read ..; as ..
+        "https://fhir.example.org/fhir/\\..\\admin",  # IIS reads \ as /
     ],
 )
 def test_servers_that_only_look_allowed_are_refused(server: str) -> None:
@@ -204,3 +206,10 @@ def test_https_required_without_allow_list() -> None:
         asyncio.run(
             fetch_queries("http://fhir.example.org", "t", {"patient": "Patient/1"}, settings)
         )
+
+
+def test_a_searchset_of_the_wrong_shape_is_a_bad_response(synthea: Any) -> None:
+    app, _ = fhir_app(synthea[2], mode="entry_not_list")
+    with serve(app) as url, pytest.raises(RemoteError) as info:
+        _run(f"{url}/fhir", synthea[0])
+    assert info.value.code == "remote.bad_response" and "not a list" in info.value.message

@@ -31,6 +31,7 @@ from riskcalc.smart import (
     begin_launch,
     complete_launch,
     fetch_record,
+    unreadable_types,
 )
 
 REDIRECT = "http://127.0.0.1:8501/"
@@ -155,6 +156,9 @@ def test_launches_only_from_listed_servers(ehr: tuple[str, SmartServer]) -> None
         (_client(iss), iss.replace("/fhir", "/fhir%2F..%2Fadmin")),
         (_client(iss), "http://[::1"),  # not a URL at all
         (_client(iss), "javascript:alert(1)"),
+        (_client(iss), iss + "/..;/admin"),  # Tomcat and Jetty read ..; as ..
+        (_client(iss), iss + "\\..\\admin"),  # IIS reads \ as /
+        (_client(iss), iss + "/r4"),  # under a listed base: a SMART iss is the base itself
     ]:
         with pytest.raises(RemoteError) as refused:
             begin_launch(asked, server.launch, client)
@@ -170,6 +174,21 @@ def test_a_server_without_pkce_s256_or_configuration_is_refused(
     with pytest.raises(RemoteError) as no_s256:
         begin_launch(iss, server.launch, _client(iss))
     assert no_s256.value.code == "smart.discovery" and "S256" in no_s256.value.message
+    server.s256 = True
+    base = iss.removesuffix("/fhir")
+    for bad in [
+        {"authorization_endpoint": f"{base}/auth/authorize#x"},  # RFC 6749 3.1: no fragment
+        {"token_endpoint": "http://127.0.0.2:9/token"},  # plain http to another host
+        {"token_endpoint": "https://[::1"},  # not a URL
+        {"token_endpoint": 5},
+        {"padding": "x" * (1 << 20)},  # an answer past 1 MB
+    ]:
+        server.configuration = bad
+        with pytest.raises(RemoteError) as refused:
+            begin_launch(iss, server.launch, _client(iss))
+        assert refused.value.code == "smart.discovery", bad
+    server.configuration = {"token_endpoint": "https://auth.example.org/token"}
+    assert begin_launch(iss, server.launch, _client(iss)).token_endpoint.startswith("https://")
     base = iss.removesuffix("/fhir")
     with pytest.raises(RemoteError) as missing:
         begin_launch(base, server.launch, _client(base))  # no configuration at the root
@@ -195,6 +214,72 @@ def test_refusals_and_unreachable_servers_are_typed(ehr: tuple[str, SmartServer]
     with pytest.raises(RemoteError) as unreachable:
         begin_launch(closed, None, _client(closed, timeout_s=2))
     assert unreachable.value.code == "remote.unreachable"
+
+
+@pytest.mark.parametrize(
+    ("granted", "refused"),
+    [
+        ("launch patient/*.read", False),  # SMART v1
+        ("launch patient/*.rs", False),
+        ("patient/Patient.r " + " ".join(f"patient/{t}.s" for t in RESOURCE_TYPES[1:]), False),
+        ("launch patient/Patient.rs patient/Condition.rs", True),  # no Observation, …
+        ("patient/*.rs?category=laboratory", True),  # a query limits what is granted
+        ("patient/*.c", True),
+        ("", True),
+    ],
+)
+def test_a_token_must_grant_reading_every_type_the_history_uses(
+    ehr: tuple[str, SmartServer], granted: str, refused: bool
+) -> None:
+    iss, server = ehr
+    server.scope_granted = granted
+    pending = begin_launch(iss, server.launch, _client(iss))
+    code = _sign_in(pending)["code"]
+    if not refused:
+        assert complete_launch(pending, code, _client(iss)).scope == granted
+        return
+    with pytest.raises(RemoteError) as narrow:
+        complete_launch(pending, code, _client(iss))
+    assert narrow.value.code == "smart.scope" and "Observation" in narrow.value.message
+
+
+def test_unreadable_types_names_what_a_scope_list_leaves_out() -> None:
+    assert unreadable_types("patient/*.read") == []
+    assert unreadable_types("user/*.rs") == []
+    assert unreadable_types("patient/Patient.s patient/*.s") == ["Patient"]  # read needed
+    assert unreadable_types("launch openid") == list(RESOURCE_TYPES)
+
+
+@pytest.mark.parametrize("token", ["tök", "a b", "line\nbreak", "=abc"])
+def test_a_token_that_no_header_can_carry_is_refused(
+    ehr: tuple[str, SmartServer], token: str
+) -> None:
+    iss, server = ehr
+    server.token_value = token
+    pending = begin_launch(iss, server.launch, _client(iss))
+    with pytest.raises(RemoteError) as bad:
+        complete_launch(pending, _sign_in(pending)["code"], _client(iss))
+    assert bad.value.code == "smart.token"
+
+
+def test_a_patient_id_with_a_trailing_newline_is_refused(ehr: tuple[str, SmartServer]) -> None:
+    iss, server = ehr
+    server.patient_id += "\n"  # '$' in a Python regex would let it through
+    pending = begin_launch(iss, server.launch, _client(iss))
+    with pytest.raises(RemoteError) as bad:
+        complete_launch(pending, _sign_in(pending)["code"], _client(iss))
+    assert bad.value.code == "smart.token"
+
+
+def test_a_launch_is_taken_only_by_the_browser_that_began_it() -> None:
+    store = LaunchStore()
+    pending = PendingLaunch("https://e/fhir", "s1", "https://e/a", "https://e/t", "v" * 43)
+    store.put(pending, browser="alice")
+    for other in ("mallory", None):
+        with pytest.raises(RemoteError) as wrong:
+            store.take("s1", browser=other)
+        assert wrong.value.code == "smart.state"
+    assert store.take("s1", browser="alice") is pending  # still there for its own browser
 
 
 def test_launch_store_expires_and_bounds_what_it_holds() -> None:
@@ -240,5 +325,6 @@ def test_client_from_environment_needs_the_three_settings_together() -> None:
         with pytest.raises(ConfigError) as half:
             client_from_environment({k: v for k, v in env.items() if k != missing})
         assert half.value.code == "config.invalid" and missing in half.value.message
-    with pytest.raises(ConfigError):
-        client_from_environment({**env, "RISKCALC_SMART_REDIRECT_URI": "app.example.org"})
+    for uri in ("app.example.org", "http://[::1", "https://app.example.org/#x"):
+        with pytest.raises(ConfigError):
+            client_from_environment({**env, "RISKCALC_SMART_REDIRECT_URI": uri})
