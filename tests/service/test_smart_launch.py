@@ -17,11 +17,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fhir_server import SmartServer, _s256, smart_app
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from service_helpers import serve
 
 import riskcalc
 from riskcalc.errors import RemoteError
 from riskcalc.service import combine_prefetch
+from riskcalc.service._fetch import under_base
 from riskcalc.smart import (
     RESOURCE_TYPES,
     LaunchStore,
@@ -29,6 +32,7 @@ from riskcalc.smart import (
     SmartClient,
     authorization_error,
     begin_launch,
+    check_issuer,
     complete_launch,
     fetch_record,
     unreadable_types,
@@ -328,3 +332,16 @@ def test_client_from_environment_needs_the_three_settings_together() -> None:
     for uri in ("app.example.org", "http://[::1", "https://app.example.org/#x"):
         with pytest.raises(ConfigError):
             client_from_environment({**env, "RISKCALC_SMART_REDIRECT_URI": uri})
+
+
+@given(text=st.text(max_size=80) | st.from_regex(r"https?://[a-z.:\[\]0-9]{0,20}/[ -~]{0,30}"))
+@settings(max_examples=300, deadline=None)
+def test_any_iss_is_either_a_listed_base_or_smart_untrusted_server(text: str) -> None:
+    client = _client("https://ehr.example.org/fhir")
+    try:
+        base = check_issuer(text, client)
+    except RemoteError as exc:
+        assert exc.code == "smart.untrusted_server"
+    else:
+        assert base == "https://ehr.example.org/fhir"
+    assert isinstance(under_base(text, "https://ehr.example.org/fhir"), bool)
