@@ -101,8 +101,9 @@ def _browser() -> str | None:
     raw = st.context.cookies.get(_XSRF_COOKIE)
     if not isinstance(raw, str) or not raw:  # (under AppTest there are no cookies)
         return None
+    raw = raw.strip("\"'")
     parts = raw.split("|")
-    token = raw.encode()
+    token = raw.encode()  # a version 1 token is the token itself
     if len(parts) == 4 and parts[0] == "2":
         try:
             mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
