@@ -7,9 +7,10 @@ The flow (``docs/integrators/smart-launch.md``)::
                          issuers=("https://ehr.example.org/fhir",))
     store = LaunchStore()
     pending = begin_launch(iss, launch, client)      # iss, launch: the EHR's query parameters
-    store.put(pending)                               # then send the user to pending.authorize_url
+    store.put(pending, browser=secret)               # secret: of this browser (a cookie's hash)
+    ...                                              # the user signs in at pending.authorize_url;
     ...                                              # the EHR redirects back with code and state
-    session = complete_launch(store.take(state), code, client)
+    session = complete_launch(store.take(state, browser=secret), code, client)
     bundle = fetch_record(session, client)           # a FHIR Bundle: riskcalc.read_history(bundle)
 
 What it holds to (SMART App Launch 2.2, RFC 6749, RFC 7636):
@@ -19,7 +20,9 @@ What it holds to (SMART App Launch 2.2, RFC 6749, RFC 7636):
   user, to any server;
 - authorization code with PKCE ``S256`` only; a server whose ``.well-known/smart-configuration``
   does not offer S256 is refused;
-- ``state`` is 256 random bits, used once and for at most ``LaunchStore.ttl_s``;
+- ``state`` is 256 random bits, used once, for at most ``LaunchStore.ttl_s``, and only by the
+  browser that began the launch (RFC 6749 10.12);
+- the token answer must grant reading every resource type the history uses (``smart.scope``);
 - ``launch`` is opaque: passed on, never parsed; ``aud`` is ``iss`` as received;
 - the access token lives in the :class:`SmartSession` only: never logged, never in a ``repr``;
 - the record is read with the queries of the CDS Hooks prefetch (one list of what the history
@@ -81,8 +84,9 @@ class SmartClient:
     redirect_uri
         The app's URL as registered (the authorization server sends the user back there).
     issuers
-        FHIR base URLs (``iss``) the app accepts launches from, matched as prefixes; empty: any
-        ``https`` server. Plain ``http`` only when listed (a server on this machine, for tests).
+        FHIR base URLs (``iss``) the app accepts launches from, each matched whole (a trailing
+        slash aside); empty: any ``https`` server. Plain ``http`` only when listed (a server on
+        this machine, for tests).
     client_secret
         For a confidential client (sent by HTTP Basic to the token endpoint); None: a public
         client, protected by PKCE alone.
