@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import common
 import orjson
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from riskcalc import RiskCalcError
 from riskcalc.smart import (
     LAUNCH_TTL_S,
     LaunchStore,
+    PendingLaunch,
     SmartClient,
     authorization_error,
     begin_launch,
@@ -114,27 +116,65 @@ def _browser() -> str | None:
     return hashlib.sha256(token).hexdigest()
 
 
-def _sign_in_step(params: dict[str, str], client: SmartClient) -> None:
-    iss, launch = params.get("iss", ""), params.get("launch")
+def _begun(iss: str, launch: str | None, client: SmartClient) -> PendingLaunch:
+    """The launch of this session for ``(iss, launch)``: begun once, not on every rerun, and
+    again when it is about to expire in the store."""
     pending = st.session_state.get(_PENDING)
     fresh = pending is not None and time.monotonic() - pending[1].started_s < LAUNCH_TTL_S - 60
-    if not fresh or pending[0] != (iss, launch):  # once per launch, not per rerun
+    if not fresh or pending[0] != (iss, launch):
         begun = begin_launch(iss, launch, client)
         _store().put(begun, browser=_browser())
         pending = st.session_state[_PENDING] = ((iss, launch), begun)
-    begun = pending[1]
+    begun: PendingLaunch = pending[1]
+    return begun
+
+
+def _sign_in_link(begun: PendingLaunch, where: DeltaGenerator) -> None:
+    where.markdown(
+        f'<a href="{html.escape(begun.authorize_url)}" target="_self" '
+        'data-testid="smart-sign-in">Sign in at the EHR →</a>',
+        unsafe_allow_html=True,
+    )
+    where.caption("The access token is kept in this session's memory only, and never written.")
+
+
+def _sign_in_step(params: dict[str, str], client: SmartClient) -> None:
+    begun = _begun(params.get("iss", ""), params.get("launch"), client)
     st.subheader("Open the patient from the EHR")
     st.markdown(
         f"The EHR at `{begun.iss}` launched this app. Sign in there to let it read this "
         "patient's record (conditions, laboratory results, encounters, procedures, "
         "medications and immunizations; read only)."
     )
-    st.markdown(
-        f'<a href="{html.escape(begun.authorize_url)}" target="_self" '
-        'data-testid="smart-sign-in">Sign in at the EHR →</a>',
-        unsafe_allow_html=True,
-    )
-    st.caption("The access token is kept in this session's memory only, and never written.")
+    _sign_in_link(begun, st.container())
+
+
+def configured() -> bool:
+    """True if this app is registered with an EHR (a half registration counts: it says so)."""
+    try:
+        return _client() is not None
+    except RiskCalcError:
+        return True
+
+
+def standalone() -> None:
+    """Sidebar: a standalone launch, begun here: pick the EHR, sign in, pick the patient there."""
+    try:
+        client = _client()
+        if client is None:
+            return
+        servers = list(client.issuers)
+        if not servers:
+            st.sidebar.caption("No EHR is listed in RISKCALC_SMART_ISS.")
+            return
+        iss = st.sidebar.selectbox("EHR (FHIR server)", servers, key="smart_iss")
+        begun = _begun(iss, None, client)
+    except RiskCalcError as exc:
+        common.show_error(exc, "The EHR could not be reached")
+        return
+    st.sidebar.caption("Sign in at the EHR and choose the patient there; the record opens here.")
+    _sign_in_link(begun, st.sidebar)
+    st.info("Sign in at the EHR in the sidebar to open a patient's record from it.")
 
 
 def _finish(params: dict[str, str], client: SmartClient) -> None:

@@ -64,12 +64,17 @@ def _open_patient() -> tuple[PatientHistory, str] | None:
         return None
     st.sidebar.header("Open a patient")
     ehr = smart_launch.ehr_record()
-    sources = [DEMO, UPLOAD] + ([smart_launch.SOURCE] if ehr is not None else [])
+    with_ehr = ehr is not None or smart_launch.configured()
+    sources = [DEMO, UPLOAD] + ([smart_launch.SOURCE] if with_ehr else [])
     source = st.sidebar.radio("Record from", sources, key="source", horizontal=True)
-    if source == smart_launch.SOURCE and ehr is not None:
+    if source == smart_launch.SOURCE:
+        if ehr is None:
+            smart_launch.standalone()
+            return None
         st.sidebar.caption(
             f"Patient {ehr.patient_id}, read from {ehr.iss} with SMART on FHIR; kept in this "
-            "session's memory only."
+            "session's memory only. To open another patient, launch again from the EHR (or "
+            "reload this page and sign in again)."
         )
         data = ehr.data
     elif source == DEMO:

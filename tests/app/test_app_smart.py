@@ -72,3 +72,20 @@ def test_what_a_url_says_is_shown_as_text_not_as_markdown(monkeypatch: pytest.Mo
     # an authorization error for no launch of this browser is no news: its text is not shown
     at = _launched({"error": "access_denied", "error_description": lure, "state": "none"})
     assert "smart.state" in _errors(at) and "Sign in again" not in _errors(at)
+
+
+def test_a_registered_app_offers_the_ehr_as_a_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/fhir"  # nothing listens there
+    monkeypatch.setenv("RISKCALC_SMART_CLIENT_ID", "riskcalc")
+    monkeypatch.setenv("RISKCALC_SMART_REDIRECT_URI", "http://127.0.0.1:8501/")
+    monkeypatch.setenv("RISKCALC_SMART_ISS", closed)
+    at = _run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
+    radio = at.sidebar.radio(key="source")
+    assert radio.options == ["Demo patient", "Upload a FHIR file", "From the EHR"]
+    radio.set_value("From the EHR")
+    at = _run(at)
+    assert "remote.unreachable" in _errors(at)  # a standalone launch begins at the EHR

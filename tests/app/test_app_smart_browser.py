@@ -64,7 +64,7 @@ def _launch(page: Any, app: str, iss: str, launch: str, shot: str | None = None)
     if shot is not None:
         IMAGES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(IMAGES / shot))
-    page.get_by_text("Sign in at the EHR").click()
+    page.get_by_test_id("smart-sign-in").click()
 
 
 def test_ehr_launch_opens_the_patient(ehr_and_app: Any, browser: Any) -> None:
@@ -113,7 +113,7 @@ def test_a_launch_from_an_unlisted_server_is_refused(ehr_and_app: Any, browser: 
     query = urlencode({"iss": "https://evil.example.org/fhir", "launch": "x"})
     page.goto(f"{app}/?{query}", wait_until="domcontentloaded")
     page.get_by_text("smart.untrusted_server").first.wait_for(timeout=WAIT_MS)
-    assert page.get_by_text("Sign in at the EHR").count() == 0
+    assert page.get_by_test_id("smart-sign-in").count() == 0
     page.close()
 
 
@@ -125,7 +125,7 @@ def test_a_sign_in_answer_opens_only_in_the_browser_that_began_it(
     iss, app, server = ehr_and_app
     began = browser.new_page(viewport={"width": 1440, "height": 1000})
     began.goto(f"{app}/?{urlencode({'iss': iss, 'launch': server.launch})}")
-    link = began.get_by_text("Sign in at the EHR")
+    link = began.get_by_test_id("smart-sign-in")
     link.wait_for(timeout=WAIT_MS)
     answer = httpx.get(link.get_attribute("href"), follow_redirects=False, timeout=10)
     back = answer.headers["location"]  # the redirect back, not followed by the browser
@@ -137,3 +137,17 @@ def test_a_sign_in_answer_opens_only_in_the_browser_that_began_it(
     began.get_by_text(f"Patient {PATIENT}, read from {iss}").wait_for(timeout=WAIT_MS)
     other.close()
     began.close()
+
+
+def test_a_standalone_launch_begins_in_the_app(ehr_and_app: Any, browser: Any) -> None:
+    """Without a launch from the EHR: pick "From the EHR", sign in, and the patient chosen at
+    the EHR opens (a standalone launch: no ``launch``, scope ``launch/patient``)."""
+    iss, app, server = ehr_and_app
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(app, wait_until="domcontentloaded")
+    page.get_by_text("From the EHR").click()
+    page.get_by_test_id("smart-sign-in").click()
+    page.get_by_text(f"Patient {PATIENT}, read from {iss}").wait_for(timeout=WAIT_MS)
+    asked = server.authorize_requests[-1]
+    assert "launch" not in asked and asked["scope"].split()[0] == "launch/patient"
+    page.close()
