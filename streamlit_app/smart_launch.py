@@ -1,7 +1,8 @@
 """Opening a patient from the EHR: SMART App Launch (riskcalc.smart) on the Patient page.
 
-The EHR opens the app at ``…/?iss=<FHIR base>&launch=<opaque>`` (EHR launch; ``?iss=`` alone
-is a standalone launch). The page shows a sign-in link to the EHR's authorization server, which
+The EHR opens the app at ``…/?iss=<FHIR base>&launch=<opaque>`` (EHR launch), or the user
+begins a standalone launch in the sidebar (``?iss=`` alone does the same). The page shows a
+sign-in link to the EHR's authorization server, which
 sends the browser back to the app with ``?code=…&state=…``; the record is then read from the
 FHIR server and kept in this session's memory, with the access token, and nowhere else.
 Drawing and session state only: the protocol is in riskcalc.smart.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -119,13 +121,13 @@ def _browser() -> str | None:
 def _begun(iss: str, launch: str | None, client: SmartClient) -> PendingLaunch:
     """The launch of this session for ``(iss, launch)``: begun once, not on every rerun, and
     again when it is about to expire in the store."""
-    pending = st.session_state.get(_PENDING)
-    fresh = pending is not None and time.monotonic() - pending[1].started_s < LAUNCH_TTL_S - 60
-    if not fresh or pending[0] != (iss, launch):
-        begun = begin_launch(iss, launch, client)
-        _store().put(begun, browser=_browser())
-        pending = st.session_state[_PENDING] = ((iss, launch), begun)
-    begun: PendingLaunch = pending[1]
+    pending: tuple[tuple[str, str | None], PendingLaunch] | None = st.session_state.get(_PENDING)
+    age_s = time.monotonic() - pending[1].started_s if pending is not None else math.inf
+    if pending is not None and pending[0] == (iss, launch) and age_s < LAUNCH_TTL_S - 60:
+        return pending[1]
+    begun = begin_launch(iss, launch, client)
+    _store().put(begun, browser=_browser())
+    st.session_state[_PENDING] = ((iss, launch), begun)
     return begun
 
 
