@@ -12,9 +12,10 @@ httpx logs each request URL (which holds the patient id) at INFO: the service si
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -78,13 +79,26 @@ def server_allowed(fhir_server: str, settings: ServiceSettings) -> bool:
     return url.scheme == "https" and bool(url.host)
 
 
+@contextlib.contextmanager
+def remote_errors(what: str) -> Iterator[None]:
+    """The HTTP client's failures inside as ``remote.unreachable``, naming ``what`` answered."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise RemoteError("remote.unreachable", f"the {what} did not answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise RemoteError(
+            "remote.unreachable", f"the {what} could not be reached ({type(exc).__name__})"
+        ) from exc
+
+
 class _Budget:
     def __init__(self, max_bytes: int) -> None:
         self.remaining = max_bytes
 
 
 async def _get_json(client: httpx.AsyncClient, url: str, budget: _Budget) -> dict[str, Any]:
-    try:
+    with remote_errors("FHIR server"):
         async with client.stream("GET", url) as response:
             if response.status_code != 200:
                 raise RemoteError(
@@ -99,12 +113,6 @@ async def _get_json(client: httpx.AsyncClient, url: str, budget: _Budget) -> dic
                 if budget.remaining < 0:
                     raise RemoteError("remote.too_large", "the FHIR server's answers are too large")
                 chunks.append(chunk)
-    except httpx.TimeoutException as exc:
-        raise RemoteError("remote.unreachable", "the FHIR server did not answer in time") from exc
-    except httpx.HTTPError as exc:
-        raise RemoteError(
-            "remote.unreachable", f"the FHIR server could not be reached ({type(exc).__name__})"
-        ) from exc
     try:
         body = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:

@@ -50,7 +50,12 @@ import httpx
 import orjson
 
 from riskcalc.errors import ConfigError, RemoteError
-from riskcalc.service._fetch import fetch_queries, quiet_http_loggers, server_allowed
+from riskcalc.service._fetch import (
+    fetch_queries,
+    quiet_http_loggers,
+    remote_errors,
+    server_allowed,
+)
 from riskcalc.service._prefetch import (
     FHIR_ID,
     PREFETCH_TEMPLATES,
@@ -164,7 +169,7 @@ def _answer(
     http: httpx.Client, request: httpx.Request, what: str, code: str
 ) -> tuple[int, dict[str, Any]]:
     """Send ``request``; the status and the JSON object answered, read up to 1 MB."""
-    try:
+    with remote_errors(what):
         response = http.send(request, stream=True)
         try:
             chunks, size = [], 0
@@ -175,12 +180,6 @@ def _answer(
                 chunks.append(chunk)
         finally:
             response.close()
-    except httpx.TimeoutException as exc:
-        raise RemoteError("remote.unreachable", f"the {what} did not answer in time") from exc
-    except httpx.HTTPError as exc:
-        raise RemoteError(
-            "remote.unreachable", f"the {what} could not be reached ({type(exc).__name__})"
-        ) from exc
     try:
         body = orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError:
