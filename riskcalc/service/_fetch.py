@@ -32,6 +32,8 @@ def quiet_http_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+#: RFC 6750 ``b64token``: what an ``Authorization: Bearer`` header can carry.
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: What a plain URL's path may hold: RFC 3986 path characters without ``%`` (an encoded ``/`` or
 #: ``.`` is decoded by some servers), ``;`` (Tomcat and Jetty read ``..;`` as ``..``) and ``\``
 #: (IIS reads it as ``/``).
@@ -65,8 +67,9 @@ def server_allowed(fhir_server: str, settings: ServiceSettings) -> bool:
 
     The URL must be plain: already in the normal form the HTTP client sends (no ``..`` or
     ``%2F`` segments, which it would resolve after the allow-list matched the text: a prefix
-    ``https://ehr/fhir`` must not let ``https://ehr/fhir/../admin`` through), no ``;`` or backslashes
-    in the path (which servers read as separators), without user info, query or fragment.
+    ``https://ehr/fhir`` must not let ``https://ehr/fhir/../admin`` through), no ``;`` or
+    backslashes in the path (which servers read as separators), without user info, query or
+    fragment.
     """
     url = _plain_url(fhir_server)
     if url is None or url.query:
@@ -76,7 +79,7 @@ def server_allowed(fhir_server: str, settings: ServiceSettings) -> bool:
             fhir_server.rstrip("/") == p.rstrip("/") or fhir_server.startswith(p.rstrip("/") + "/")
             for p in settings.fhir_server_allow
         )
-    return url.scheme == "https" and bool(url.host)
+    return url.scheme == "https"  # a plain URL has a host
 
 
 @contextlib.contextmanager

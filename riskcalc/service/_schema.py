@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskcalc.service._fetch import B64TOKEN
+
 
 class _In(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
@@ -32,8 +34,7 @@ class Indicator(StrEnum):
 
 
 class FhirAuthorization(_In):
-    #: RFC 6750 b64token: what an Authorization header can carry
-    access_token: str = Field(pattern=r"^[A-Za-z0-9\-._~+/]+=*$")
+    access_token: str = Field(pattern=f"^{B64TOKEN.pattern}$")
     token_type: str = "Bearer"
     expires_in: int | None = None
     scope: str | None = None

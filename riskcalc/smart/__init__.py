@@ -51,6 +51,7 @@ import orjson
 
 from riskcalc.errors import ConfigError, RemoteError
 from riskcalc.service._fetch import (
+    B64TOKEN,
     fetch_queries,
     quiet_http_loggers,
     remote_errors,
@@ -346,7 +347,7 @@ def complete_launch(
             + ")",
         )
     token, kind, patient = body.get("access_token"), body.get("token_type"), body.get("patient")
-    if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
+    if not isinstance(token, str) or not B64TOKEN.fullmatch(token):
         raise RemoteError(
             "smart.token", "the token endpoint's answer holds no access_token usable as a bearer"
         )
@@ -380,8 +381,6 @@ def complete_launch(
     )
 
 
-#: RFC 6750 b64token: what an Authorization header can carry.
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: A SMART scope on resources: v1 ``patient/Observation.read``, v2 ``patient/Observation.rs``
 #: (a v2 scope with a ``?`` query grants only part of a type and is not matched).
 _SCOPE = re.compile(r"(patient|user)/(\*|[A-Za-z]+)\.(read|\*|[cruds]+)")

@@ -145,6 +145,21 @@ def test_fetch_failures_are_412(
     assert code_fragment in error["message"]
 
 
+@pytest.mark.parametrize("token", ["tök", "a b", "line\nbreak"])
+def test_an_access_token_no_header_can_carry_is_a_bad_request(
+    jwks_file: Path, fhir_server: Any, synthea: Any, token_for: Any, token: str
+) -> None:
+    """Not a 500 from deep in the HTTP client: the CDS client sent a malformed request."""
+    fhir_base, hits = fhir_server
+    with serve(create_app(_settings(jwks_file, fhir_base), assess=stand_in_assess())) as url:
+        response = httpx.post(
+            f"{url}{HOOK_PATH}", json=_call(synthea[0], fhir_base, token=token), headers=token_for()
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "service.bad_request"
+    assert not hits  # nothing was sent to the FHIR server
+
+
 def _run(fhir_base: str, pid: str, **kw: Any) -> dict[str, Any]:
     settings = ServiceSettings(dev_no_auth=True, fhir_server_allow=(fhir_base,), **kw)
     return asyncio.run(fetch_queries(fhir_base, FHIR_TOKEN, resolve_queries(pid), settings))

@@ -72,7 +72,7 @@ def test_ehr_launch_reads_the_patient_in_context(
     store = LaunchStore()
     pending = begin_launch(iss + "/", server.launch, client)  # a trailing slash is the same server
     store.put(pending)
-    (asked,) = [{k: v[0] for k, v in parse_qs(urlsplit(pending.authorize_url).query).items()}]
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(pending.authorize_url).query).items()}
     assert asked["response_type"] == "code" and asked["client_id"] == "riskcalc-test"
     assert asked["aud"] == iss + "/" and asked["launch"] == server.launch  # iss as sent
     assert asked["redirect_uri"] == REDIRECT and asked["state"] == pending.state
