@@ -141,6 +141,14 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "The input holds no Patient resource, so there is no one to assess.",
         "Include the Patient resource (and its records) in the Bundle or export.",
     ),
+    "input.patient_repeated": CodeInfo(
+        "A cohort read (read_histories) met a patient already read from another file of the "
+        "same input: part of a record split over files, or the same patient exported twice. "
+        "The history read first stands; this part is not in it, and is not read again as a "
+        "second patient.",
+        "Read that patient whole with `read_history(source, patient_id=…)` (CLI: "
+        "`riskcalc history SOURCE --patient ID`), or keep each patient's record in one file.",
+    ),
     "input.patient_not_found": CodeInfo(
         "The requested patient id is not in the input.", "Check the id, or omit it."
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from riskcalc.fhir._group import (
 from riskcalc.fhir._source import Unit, gc_paused, iter_units, kept_from_collector
 from riskcalc.history import PatientHistory, ReadFailure
 
-__all__ = ["Source", "read_histories", "read_history"]
+__all__ = ["PatientLedger", "Source", "read_histories", "read_history"]
 
 Source = str | bytes | Path | dict[str, Any]
 
@@ -207,16 +208,64 @@ def read_histories(
     :class:`InputError`. Patients come in sorted order within a file; files in sorted path order
     (a folder's NDJSON export last). A file, text, dict or NDJSON export that holds patient
     data (clinical resources or issues) but no Patient yields one ReadFailure ``input.no_patient`` (location: the file; its issues on
-    ``warnings``); one with nothing in it at all yields nothing.
+    ``warnings``); one with nothing in it at all yields nothing. Each patient comes out once: a
+    file (or the NDJSON export) holding a patient that an earlier file held gives a ReadFailure
+    ``input.patient_repeated`` instead of a second history (see :class:`PatientLedger`);
+    :func:`read_history` with ``patient_id`` reads such a record whole.
     """
     today = today or dt.date.today()
+    ledger = PatientLedger()
     for unit in iter_units(source, limits):
         if isinstance(unit, InputError):
             yield _failure(unit, None)
             continue
         with kept_from_collector():
             for _, g, result in _histories(unit, limits, today):
-                yield _failure(result, g.patient_id) if isinstance(result, InputError) else result
+                out = _failure(result, g.patient_id) if isinstance(result, InputError) else result
+                yield ledger.repeated(out.patient_id, unit.label) or out
+
+
+@dataclass
+class PatientLedger:
+    """Where each patient of a cohort read was first read from: one history per patient.
+
+    ``read_histories`` reads each JSON file on its own (a folder of them may be larger than
+    memory), so a patient whose Patient resource is in two files of one input (a record split
+    over files, the same patient exported twice) would come out twice, each history holding
+    part of the record, and be scored or trained on twice. The first one read stands; each
+    later one is an ``input.patient_repeated`` failure naming both files, so nothing is lost
+    silently and no patient counts twice. The in-process reader and the Dask engine keep the
+    ledger over their results in the same order, so both give the same records.
+
+    >>> ledger = PatientLedger()
+    >>> ledger.repeated("p1", "a.json") is None, ledger.repeated("p1", "a.json") is None
+    (True, True)
+    >>> ledger.repeated("p1", "b.json").code
+    'input.patient_repeated'
+    """
+
+    first_read_from: dict[str, str] = field(default_factory=dict)
+
+    def repeated(self, patient_id: str | None, label: str) -> ReadFailure | None:
+        """The failure that replaces a result of ``patient_id`` read from the unit ``label``, if
+        the patient was read from another unit before; None otherwise (and then noted)."""
+        if not patient_id:
+            return None
+        first = self.first_read_from.setdefault(patient_id, label)
+        if first == label:
+            return None
+        return ReadFailure(
+            patient_id=patient_id,
+            code="input.patient_repeated",
+            message=(
+                f"Patient/{patient_id} was read from {first} already, and {label} holds it too: "
+                "this part of the record is not in the history read first, and is not read as a "
+                "second patient; to read the record whole, use "
+                f"read_history(source, patient_id={patient_id!r})"
+            ),
+            location=label,
+            resource_id=f"Patient/{patient_id}",
+        )
 
 
 def no_patient_failure(unit: Unit, grouping: Grouping) -> ReadFailure | None:

@@ -653,22 +653,24 @@ def history_from_resources(
 
 def json_files_histories(
     paths: Sequence[str], *, today: dt.date, limits: Limits = DEFAULT_LIMITS, single: bool = False
-) -> list[Result]:
-    """Histories of JSON file units (each file its own unit), in the reader's order.
+) -> list[tuple[str, Result]]:
+    """(file, history or failure) of JSON file units (each file its own unit), in the reader's
+    order.
 
     Each file is read by :func:`riskcalc.fhir.read_histories` itself; a file that cannot be read
     is one failure with ``patient_id=None``, as in a folder (raised for a single-file source).
+    The file of each result is what the driver's :class:`riskcalc.fhir.PatientLedger` needs.
     """
     from riskcalc.fhir import read_histories
 
-    out: list[Result] = []
+    out: list[tuple[str, Result]] = []
     for path in paths:
         try:
-            out.extend(read_histories(Path(path), limits=limits, today=today))
+            out.extend((path, r) for r in read_histories(Path(path), limits=limits, today=today))
         except InputError as exc:
             if single:
                 raise
-            out.append(_failure(exc, None))
+            out.append((path, _failure(exc, None)))
     return out
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import heapq
 import math
+import operator
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from riskcalc.config import DEFAULT_LIMITS, Limits
 from riskcalc.errors import InputError
+from riskcalc.fhir import PatientLedger
 from riskcalc.fhir._partition import (
     CHUNK_BYTES,
     ChunkSummary,
@@ -129,10 +131,10 @@ def _json_task(
     single: bool,
     finish: Finish,
     finish_kwargs: dict[str, Any],
-) -> list[Any]:
-    return finish(
-        json_files_histories(paths, today=today, limits=limits, single=single), **finish_kwargs
-    )
+) -> list[tuple[str | None, str, Any]]:
+    labelled = json_files_histories(paths, today=today, limits=limits, single=single)
+    done = finish([r for _, r in labelled], **finish_kwargs)
+    return [(r.patient_id, path, d) for (path, r), d in zip(labelled, done, strict=True)]
 
 
 @_collector_paused
@@ -169,8 +171,10 @@ def _pool_task(
     limits: Limits,
     finish: Finish,
     finish_kwargs: dict[str, Any],
-) -> list[Any]:
-    return finish(pool_histories(plan, failed, today=today, limits=limits), **finish_kwargs)
+) -> list[tuple[str | None, Any]]:
+    results = pool_histories(plan, failed, today=today, limits=limits)
+    done = finish(results, **finish_kwargs)
+    return [(r.patient_id, d) for r, d in zip(results, done, strict=True)]
 
 
 def keep_results(results: list[Result]) -> list[Result]:
@@ -286,14 +290,28 @@ class _Run:
         self.finish_args = self._submit_finish_args()
         json_futures = self._submit_json()
         pool = self._pool_after(stage1) if stage1 is not None else None
+        # one output per patient, as the reader's own ledger gives (see PatientLedger): the
+        # workers cannot know what another batch read, so the driver keeps it, in order
+        ledger = PatientLedger()
         for kind, value in self._segments():
             if kind == "json":
-                yield json_futures[value].result()
+                yield [
+                    self._once(ledger, pid, path, done)
+                    for pid, path, done in json_futures[value].result()
+                ]
                 json_futures[value].release()
             elif kind == "failure":
                 yield self.finish([value], **self.finish_kwargs)
             elif pool is not None:
-                yield from pool()
+                for tagged in pool():
+                    yield [
+                        self._once(ledger, pid, self.plan.pool_label, done) for pid, done in tagged
+                    ]
+
+    def _once(self, ledger: PatientLedger, patient_id: str | None, label: str, done: Any) -> Any:
+        """``done``, or the output of the failure that replaces a patient read before."""
+        failure = ledger.repeated(patient_id, label)
+        return done if failure is None else self.finish([failure], **self.finish_kwargs)[0]
 
     def _segments(self) -> Iterator[tuple[str, Any]]:
         batch = 0
@@ -368,7 +386,7 @@ class _Run:
 
     def _pool_after(
         self, stage1: tuple[list[Any], list[list[Any]]]
-    ) -> Callable[[], Iterator[list[Any]]]:
+    ) -> Callable[[], Iterator[list[tuple[str | None, Any]]]]:
         """The pool context once stage 1 is done (this waits for it), stage 2 lazily."""
         summaries, pieces = stage1
         context = pool_context(self.plan, self.client.gather(summaries))
@@ -376,7 +394,10 @@ class _Run:
         del summaries, stage1  # the pieces keep their lineage; the summaries are not needed
         return lambda: self._pool(context, pieces)
 
-    def _pool(self, context: PoolContext, pieces: list[list[Any]]) -> Iterator[list[Any]]:
+    def _pool(
+        self, context: PoolContext, pieces: list[list[Any]]
+    ) -> Iterator[list[tuple[str | None, Any]]]:
+        """The pool's outputs, each with its patient id, in the reader's order."""
         if context.exceptional is not None or context.n_patients == 0:
             fut = self.submit(
                 "pool-whole",
@@ -416,10 +437,9 @@ class _Run:
             for j in range(p)
         ]
         del pieces, columns
-        done = self.client.gather(parts)
+        done: list[list[tuple[str, Any]]] = self.client.gather(parts)
         del parts
-        merged = heapq.merge(*done, key=lambda entry: entry[0])
-        yield [entry[1] for entry in merged]
+        yield list(heapq.merge(*done, key=operator.itemgetter(0)))
 
 
 class _Concat:

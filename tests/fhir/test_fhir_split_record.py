@@ -1,5 +1,7 @@
 """A patient whose record spans several files of a folder is read as one record by
-``read_history``: Bundle pages that each carry the Patient, and pages that only refer to it."""
+``read_history``: Bundle pages that each carry the Patient, and pages that only refer to it.
+A cohort read (``read_histories``) gives each patient once: a later file holding a patient
+already read is an ``input.patient_repeated`` failure, not a second, partial patient."""
 
 from __future__ import annotations
 
@@ -102,6 +104,46 @@ def test_a_cohort_read_names_the_patient_of_a_page_without_it(
     assert f"read_history(folder, patient_id='{AD0}')" in failure.message
     whole = riskcalc.read_history(tmp_path, patient_id=AD0, today=TODAY)
     assert _without_warnings(whole) == _without_warnings(_whole(bundle))
+
+
+def test_a_cohort_read_gives_a_patient_in_two_files_once(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    """Both pages carry the Patient: the first page's history, then a failure for the second
+    that names both files and how to read the record whole; never two partial patients."""
+    first, second = _split(bundle, tmp_path)
+    history, failure = list(riskcalc.read_histories(tmp_path, today=TODAY))
+    assert isinstance(history, riskcalc.PatientHistory)
+    assert _without_warnings(history) == _without_warnings(
+        riskcalc.read_history(first, today=TODAY)
+    )
+    assert isinstance(failure, riskcalc.ReadFailure)
+    assert (failure.code, failure.patient_id) == ("input.patient_repeated", AD0)
+    assert failure.location == str(second) and failure.resource_id == f"Patient/{AD0}"
+    assert failure.message.startswith(
+        f"Patient/{AD0} was read from {first} already, and {second} holds it too"
+    )
+    assert f"read_history(source, patient_id='{AD0}')" in failure.message
+    # read as the failure says, the record is whole
+    whole = riskcalc.read_history(tmp_path, patient_id=AD0, today=TODAY)
+    assert _without_warnings(whole) == _without_warnings(_whole(bundle))
+
+
+def test_a_patient_in_a_bundle_and_in_the_export_beside_it_is_read_once(
+    tmp_path: Path,
+) -> None:
+    """The NDJSON export is read after the JSON files, as one unit: a patient it holds that a
+    Bundle of the folder held already is a repeat; the export's other patients read as ever."""
+    patient = {"resourceType": "Patient", "id": "q1", "birthDate": "1960-01-01"}
+    other = {"resourceType": "Patient", "id": "q2", "birthDate": "1961-01-01"}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    (tmp_path / "q1.json").write_bytes(orjson.dumps(bundle))
+    (tmp_path / "Patient.ndjson").write_bytes(orjson.dumps(patient) + b"\n" + orjson.dumps(other))
+    got = [(r.patient_id, type(r).__name__) for r in riskcalc.read_histories(tmp_path)]
+    assert got == [("q1", "PatientHistory"), ("q1", "ReadFailure"), ("q2", "PatientHistory")]
+    repeat = list(riskcalc.read_histories(tmp_path))[1]
+    assert isinstance(repeat, riskcalc.ReadFailure)
+    assert repeat.code == "input.patient_repeated" and repeat.location == str(tmp_path)
 
 
 def test_resources_of_a_patient_in_no_file_stay_counted(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from scale_helpers import TODAY
 
@@ -58,6 +59,44 @@ def test_same_histories_as_reader(client: Any, edge_folder: Path, fixtures: Path
         assert got == expected
 
 
+def test_a_patient_in_several_files_is_read_once_as_by_the_reader(
+    client: Any, edge_folder: Path
+) -> None:
+    """The same patient in two Bundles read by different tasks (one file a batch), and in the
+    NDJSON export: the driver's ledger gives the reader's records, one history per patient."""
+    for name in ("a-p1.json", "b-p1.json"):
+        (edge_folder / name).write_bytes(_bundle_of_patient("p1"))
+    expected = list(read_histories(edge_folder, today=TODAY))
+    repeats = [r for r in expected if isinstance(r, ReadFailure) and r.patient_id == "p1"]
+    assert [r.code for r in repeats] == ["input.patient_repeated"] * 2  # b-p1.json, the export
+    got = list(
+        histories_dask(
+            edge_folder,
+            scheduler=client,
+            today=TODAY,
+            tuning=Tuning(chunk_bytes=400_000, json_batch_bytes=1),
+        )
+    )
+    assert got == expected
+    ids = [r.patient_id for r in got if isinstance(r, PatientHistory)]
+    assert len(ids) == len(set(ids))
+
+
+def test_scores_of_a_patient_in_several_files_identical_on_cluster(
+    client: Any, edge_folder: Path, tmp_path: Path
+) -> None:
+    """Scoring runs on the workers: the output that replaces a repeated patient's report is the
+    failure's own row, made on the driver, as the in-process scorer makes it."""
+    (edge_folder / "p2.json").write_bytes(_bundle_of_patient("p2"))
+    a = _scored_alike(client, edge_folder, tmp_path)
+    import pyarrow.parquet as pq
+
+    scored = [r["patient_id"] for r in pq.read_table(a).to_pylist()]
+    errors = pq.read_table(a.with_name("local.errors.parquet")).to_pylist()
+    assert scored.count("p2") == 1
+    assert [e["code"] for e in errors if e["patient_id"] == "p2"] == ["input.patient_repeated"]
+
+
 def test_scheduler_address(client: Any, fixtures: Path) -> None:
     src = fixtures / "mcode"
     address = client.scheduler.address
@@ -66,16 +105,30 @@ def test_scheduler_address(client: Any, fixtures: Path) -> None:
 
 
 def test_scores_identical_on_cluster(client: Any, edge_folder: Path, tmp_path: Path) -> None:
+    _scored_alike(client, edge_folder, tmp_path)
+
+
+def _scored_alike(client: Any, source: Path, tmp_path: Path) -> Path:
+    """Score ``source`` in-process and on the cluster; the same counts and the same bytes.
+    Returns the in-process output."""
     model = _model_or_skip()
     from riskcalc.report import score_cohort
     from riskcalc.scale import score_cohort_dask
 
     as_of = dt.date(2026, 6, 1)
     a, b = tmp_path / "local.parquet", tmp_path / "dask.parquet"
-    ra = score_cohort(edge_folder, a, as_of=as_of, model=model)
-    rb = score_cohort_dask(edge_folder, b, as_of=as_of, model=model, scheduler=client)
+    ra = score_cohort(source, a, as_of=as_of, model=model)
+    rb = score_cohort_dask(source, b, as_of=as_of, model=model, scheduler=client)
     assert ra == rb and rb.balanced
     assert a.read_bytes() == b.read_bytes()
+    return a
+
+
+def _bundle_of_patient(patient_id: str) -> bytes:
+    patient = {"resourceType": "Patient", "id": patient_id, "birthDate": "1950-01-01"}
+    return orjson.dumps(
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    )
 
 
 def _kill_a_busy_worker(client: Any, prefix: str, stop: threading.Event) -> int | None:
