@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
 from riskcalc.errors import Issue
@@ -83,11 +83,26 @@ class Counterfactual(_Frozen):
 
 
 class ModelInfo(_Frozen):
+    """Which model made a report, and what it was trained on.
+
+    ``trained_on`` is a phrase that every front end puts inside its own sentence ("trained on
+    …."), so a final full stop is dropped: the shipped model's description ends with one.
+
+    >>> ModelInfo(model_id="m", version="1", trained_on="Simulated data only. ",
+    ...           trained_on_simulated_data=True).trained_on
+    'Simulated data only'
+    """
+
     model_id: str
     version: str
     trained_on: str = Field(description="Description of the training data")
     trained_on_simulated_data: bool
     sha256: str | None = None
+
+    @field_validator("trained_on")
+    @classmethod
+    def _phrase(cls, text: str) -> str:
+        return text.strip().removesuffix(".").rstrip()
 
 
 class RiskReport(_Frozen):
