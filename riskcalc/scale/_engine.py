@@ -133,8 +133,8 @@ def _json_task(
     finish_kwargs: dict[str, Any],
 ) -> list[tuple[str | None, str, Any]]:
     labelled = json_files_histories(paths, today=today, limits=limits, single=single)
-    done = finish([r for _, r in labelled], **finish_kwargs)
-    return [(r.patient_id, path, d) for (path, r), d in zip(labelled, done, strict=True)]
+    done = _finished([r for _, r in labelled], finish, finish_kwargs)
+    return [(pid, path, d) for (path, _), (pid, d) in zip(labelled, done, strict=True)]
 
 
 @_collector_paused
@@ -159,8 +159,8 @@ def _partition_task(
     *pieces: Piece,
 ) -> list[tuple[str, Any]]:
     results = partition_histories(pieces, context, issues, today=today, limits=limits)
-    done = finish(results, **finish_kwargs)
-    return [(r.patient_id or "", d) for r, d in zip(results, done, strict=True)]
+    # a partition's patients all have ids: "" only types the merge key, never met
+    return [(pid or "", d) for pid, d in _finished(results, finish, finish_kwargs)]
 
 
 @_collector_paused
@@ -172,7 +172,16 @@ def _pool_task(
     finish: Finish,
     finish_kwargs: dict[str, Any],
 ) -> list[tuple[str | None, Any]]:
-    results = pool_histories(plan, failed, today=today, limits=limits)
+    return _finished(
+        pool_histories(plan, failed, today=today, limits=limits), finish, finish_kwargs
+    )
+
+
+def _finished(
+    results: list[Result], finish: Finish, finish_kwargs: dict[str, Any]
+) -> list[tuple[str | None, Any]]:
+    """``finish`` of the results, each output with its patient's id: what the driver's
+    :class:`~riskcalc.fhir.PatientLedger` reads, and the partitions' merge key."""
     done = finish(results, **finish_kwargs)
     return [(r.patient_id, d) for r, d in zip(results, done, strict=True)]
 
