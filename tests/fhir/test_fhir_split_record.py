@@ -139,9 +139,10 @@ def test_a_patient_in_a_bundle_and_in_the_export_beside_it_is_read_once(
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
     (tmp_path / "q1.json").write_bytes(orjson.dumps(bundle))
     (tmp_path / "Patient.ndjson").write_bytes(orjson.dumps(patient) + b"\n" + orjson.dumps(other))
-    got = [(r.patient_id, type(r).__name__) for r in riskcalc.read_histories(tmp_path)]
+    results = list(riskcalc.read_histories(tmp_path))
+    got = [(r.patient_id, type(r).__name__) for r in results]
     assert got == [("q1", "PatientHistory"), ("q1", "ReadFailure"), ("q2", "PatientHistory")]
-    repeat = list(riskcalc.read_histories(tmp_path))[1]
+    repeat = results[1]
     assert isinstance(repeat, riskcalc.ReadFailure)
     assert repeat.code == "input.patient_repeated" and repeat.location == str(tmp_path)
 
