@@ -330,6 +330,12 @@ WARNING_CODES: dict[str, CodeInfo] = {
         "future) and no abatement or remission status, so no at-risk start could be derived.",
         "Record the cancer's onset (Condition.onsetDateTime) or its abatement.",
     ),
+    "metastasis.undated": CodeInfo(
+        "A metastasis is recorded with no usable onset or recorded date: metastatic disease at a "
+        "time the record does not give, so no first relapse is estimated and no training label "
+        "is made for the patient.",
+        "Record the metastasis's onset (Condition.onsetDateTime) or its recorded date.",
+    ),
     "assess.extrapolation": CodeInfo(
         "An input lies outside the range seen in training; the estimate is an extrapolation.",
         "Interpret the result with extra caution.",

@@ -11,6 +11,7 @@ from riskcalc.features._compute import (
     feature_frame,
     feature_matrix,
     index_cancer,
+    metastatic_disease,
     record_features,
     stage_group,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "feature_matrix",
     "index_cancer",
     "infection_feature_name",
+    "metastatic_disease",
     "record_features",
     "schema_by_name",
     "schema_json",

@@ -27,6 +27,7 @@ from riskcalc.features._schema import (
 from riskcalc.history import (
     Cancer,
     CancerSite,
+    OutcomeKind,
     Pathogen,
     PatientHistory,
     Severity,
@@ -101,6 +102,35 @@ def index_cancer(history: PatientHistory, index_date: dt.date) -> Cancer | None:
         if best is None or key >= best_key:
             best, best_key = cancer, key
     return best
+
+
+_METASTATIC_OUTCOMES = frozenset({OutcomeKind.METASTATIC_RELAPSE, OutcomeKind.LUNG_METASTASIS})
+
+
+def metastatic_disease(history: PatientHistory, as_of: dt.date) -> str | None:
+    """Why the record shows metastatic disease on or before ``as_of``, or None if it does not.
+
+    The model estimates a *first* metastatic relapse of a survivor of non-metastatic cancer
+    (DESIGN.md §6): a patient with a metastasis dated on or before ``as_of`` (before the at-risk
+    start too), with a metastasis recorded without a date, or whose cancer was stage IV at
+    diagnosis is outside that population, for an assessment and for a training label alike.
+
+    >>> from riskcalc.history import Cancer, CancerSite
+    >>> h = PatientHistory(patient_id="p", cancers=(Cancer(site=CancerSite.BREAST, codes=(),
+    ...     onset=dt.date(2019, 1, 1), stage="IV"),))
+    >>> metastatic_disease(h, dt.date(2024, 1, 1))
+    'breast cancer stage IV at diagnosis (metastatic disease)'
+    """
+    dated = [o for o in history.outcomes if o.kind in _METASTATIC_OUTCOMES and o.date <= as_of]
+    if dated:
+        first = min(dated, key=operator.attrgetter("date"))
+        return f"metastatic disease already recorded on {first.date.isoformat()}"
+    if history.undated_metastases:
+        return f"metastatic disease recorded without a date ({history.undated_metastases[0]})"
+    cancer = index_cancer(history, as_of)
+    if cancer is not None and stage_group(cancer.stage) == 4.0:
+        return f"{cancer.site.value} cancer stage {cancer.stage} at diagnosis (metastatic disease)"
+    return None
 
 
 def _demographic_and_cancer(

@@ -883,17 +883,30 @@ def _outcomes(
     progression: list[tuple[dt.date, str]],
     deceased: dt.date | None,
     patient_ref: str,
-) -> tuple[Outcome, ...]:
+) -> tuple[tuple[Outcome, ...], tuple[str, ...]]:
+    """The dated outcomes, and the references of metastasis records without a usable date."""
     found: dict[tuple[OutcomeKind, dt.date], set[str]] = {}
+    undated: list[str] = []
 
     def add(kind: OutcomeKind, day: dt.date, ref: str) -> None:
         found.setdefault((kind, day), set()).add(ref)
 
+    # Every usable metastasis record counts, those dated before the at-risk start too: metastatic
+    # disease before remission puts the patient outside the model's population (a *first*
+    # relapse of non-metastatic cancer), so assessment and labels must see it. One without a
+    # date cannot be placed, and is kept apart (``PatientHistory.undated_metastases``).
     for item, site in sel.metastases:
         if not ctx.usable(item):
             continue
         onset, _ = _condition_dates(item, ctx)
-        if onset is None or (at_risk_start is not None and onset <= at_risk_start):
+        if onset is None:
+            undated.append(item.ref)
+            ctx.warn(
+                "metastasis.undated",
+                f"{item.ref} records a metastasis ({site}) with no usable onset or recorded "
+                "date; metastatic disease at an unknown time, so no first relapse is estimated",
+                item.ref,
+            )
             continue
         add(OutcomeKind.METASTATIC_RELAPSE, onset, item.ref)
         if site == "lung":
@@ -910,10 +923,11 @@ def _outcomes(
             value = item.resource.get("valueCodeableConcept")
             if cancer.match_concept(value) or metastasis.match_concept(value):
                 add(OutcomeKind.CANCER_DEATH, deceased, item.ref)
-    return tuple(
+    outcomes = tuple(
         Outcome(kind=k, date=d, sources=tuple(sorted(refs)))
         for (k, d), refs in sorted(found.items(), key=lambda kv: (kv[0][1], kv[0][0].value))
     )
+    return outcomes, tuple(sorted(set(undated)))
 
 
 def extract(
@@ -935,7 +949,9 @@ def extract(
     remission, progression = _remission_dates(sel, ctx)
     at_risk, basis = _at_risk_start(cancers, list(treatments), remission, ctx)
     infections, tests = _infections(sel, records, ctx, window_days)
-    outcomes = _outcomes(sel, ctx, at_risk, progression, deceased, group.patient.ref)
+    outcomes, undated_metastases = _outcomes(
+        sel, ctx, at_risk, progression, deceased, group.patient.ref
+    )
     last = _last_contact(items, ctx, [deceased] if deceased else [])
     # at most MAX_ISSUES_PER_CODE of a code (group() caps the unit's; capping is idempotent)
     issues = [*cap_issues(group.issues + ctx.issues), *cap_issues(unit_issues)]
@@ -954,6 +970,7 @@ def extract(
         vaccinations=_vaccinations(sel, ctx),
         treatments=treatments,
         outcomes=outcomes,
+        undated_metastases=undated_metastases,
         tests=tests,
         warnings=tuple(sorted(set(issues), key=issue_key)),
     )

@@ -185,6 +185,11 @@ class PatientHistory(_Frozen):
     vaccinations: tuple[Vaccination, ...] = ()
     treatments: tuple[Treatment, ...] = ()
     outcomes: tuple[Outcome, ...] = ()
+    undated_metastases: tuple[str, ...] = Field(
+        (),
+        description="References of metastasis records with no usable date: metastatic disease "
+        "at a time the record does not give, so no first relapse can be estimated or labelled",
+    )
     tests: tuple[PathogenTest, ...] = Field(
         (), description="Recognised virus tests, positive and negative, sorted by date"
     )
@@ -212,6 +217,7 @@ class PatientHistory(_Frozen):
         ):
             for record in group:
                 refs.update(record.sources)
+        refs.update(self.undated_metastases)
         return tuple(sorted(refs))
 
 

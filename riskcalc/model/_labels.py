@@ -24,6 +24,7 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from riskcalc.features import metastatic_disease
 from riskcalc.history import OutcomeKind, PatientHistory
 
 DAYS_PER_MONTH = 365.25 / 12.0
@@ -105,7 +106,7 @@ def draw_index_date(
 def follow_up(history: PatientHistory, index_date: dt.date) -> FollowUp | Exclusion:
     """Follow-up after ``index_date``, or why the patient is not in the risk set at that date."""
     target = [o.date for o in history.outcomes if o.kind in TARGET_OUTCOMES]
-    if any(d <= index_date for d in target):
+    if any(d <= index_date for d in target) or metastatic_disease(history, index_date):
         return Exclusion.NOT_IN_REMISSION
     deaths = [o.date for o in history.outcomes if o.kind is OutcomeKind.DEATH]
     if history.deceased_date is not None:

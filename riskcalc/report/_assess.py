@@ -19,8 +19,15 @@ import numpy.typing as npt
 from riskcalc import awakening
 from riskcalc.awakening import AwakeningResult
 from riskcalc.errors import ConfigError, Issue
-from riskcalc.features import FEATURE_NAMES, SCHEMA, FeatureGroup, MissingPolicy, feature_matrix
-from riskcalc.history import InfectionEpisode, OutcomeKind, PatientHistory
+from riskcalc.features import (
+    FEATURE_NAMES,
+    SCHEMA,
+    FeatureGroup,
+    MissingPolicy,
+    feature_matrix,
+    metastatic_disease,
+)
+from riskcalc.history import InfectionEpisode, PatientHistory
 from riskcalc.report._model import (
     AwakeningSummary,
     Counterfactual,
@@ -83,8 +90,8 @@ def _check_as_of(as_of: object) -> dt.date:
 def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None:
     """Why the model cannot give this patient a number at ``as_of``, or None if it can.
 
-    The model estimates a *first* metastatic relapse for a survivor in remission, alive, with a
-    known age.
+    The model estimates a *first* metastatic relapse for a survivor of non-metastatic cancer in
+    remission, alive, with a known age.
     """
     if not history.cancers:
         return "no cancer diagnosis in the record; the model is for cancer survivors"
@@ -92,19 +99,15 @@ def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None
         return "no birth date in the record; age is a required input"
     if history.deceased_date is not None and history.deceased_date <= as_of:
         return f"the patient died on {history.deceased_date.isoformat()}"
+    metastatic = metastatic_disease(history, as_of)
+    if metastatic is not None:
+        return f"{metastatic}; the model estimates a first metastatic relapse"
     if history.at_risk_start is None:
         return "no remission date could be derived from the record"
     if history.at_risk_start > as_of:
         return (
             f"not in remission at {as_of.isoformat()} (at-risk start "
             f"{history.at_risk_start.isoformat()})"
-        )
-    relapse_kinds = {OutcomeKind.METASTATIC_RELAPSE, OutcomeKind.LUNG_METASTASIS}
-    relapses = [o for o in history.outcomes if o.kind in relapse_kinds and o.date <= as_of]
-    if relapses:
-        return (
-            f"metastatic relapse already recorded on {relapses[0].date.isoformat()}; the model "
-            "estimates a first relapse"
         )
     return None
 
