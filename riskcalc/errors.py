@@ -330,6 +330,12 @@ WARNING_CODES: dict[str, CodeInfo] = {
         "future) and no abatement or remission status, so no at-risk start could be derived.",
         "Record the cancer's onset (Condition.onsetDateTime) or its abatement.",
     ),
+    "record.undated": CodeInfo(
+        "A recognised record (an infection, a virus test, an IL-6 result, a treatment, a "
+        "vaccination, a cancer disease status) has no usable date, so it cannot be placed in "
+        "time and is left out of the history.",
+        "Record its date (onset, effective, performed or occurrence) at its source.",
+    ),
     "metastasis.undated": CodeInfo(
         "A metastasis is recorded with no usable onset or recorded date: metastatic disease at a "
         "time the record does not give, so no first relapse is estimated and no training label "

@@ -97,6 +97,16 @@ class _Ctx:
     def warn(self, code: str, message: str, source: str | None) -> None:
         self.issues.append(Issue(code=code, message=message, source=source))
 
+    def undated(self, item: Item, what: str) -> None:
+        """Warn that a recognised record (``what``: "influenza", "chemotherapy" …) is left out of
+        the history because it has no usable date: nothing recognised is dropped silently."""
+        self.warn(
+            "record.undated",
+            f"{item.ref} ({what.replace('_', ' ')}) has no usable date and is left out of the "
+            "history",
+            item.ref,
+        )
+
     def usable(self, item: Item) -> bool:
         """Not entered in error or refuted, and valid FHIR R4 (validated once)."""
         key = id(item.resource)
@@ -466,8 +476,11 @@ def _remission_dates(sel: _Selected, ctx: _Ctx) -> tuple[list[dt.date], list[tup
         if kind != "disease_status" or not ctx.usable(item):
             continue
         hit = lab.match_concept(item.resource.get("valueCodeableConcept"))
+        if hit is None:
+            continue
         day = _observation_date(item, ctx)
-        if hit is None or day is None:
+        if day is None:
+            ctx.undated(item, "cancer disease status")
             continue
         if hit[0] == "status_remission":
             remission.append(day)
@@ -536,7 +549,9 @@ def _treatment_records(sel: _Selected, ctx: _Ctx) -> list[Treatment]:
     for item, kind in sel.procedures:
         if kind in _PROCEDURE_KIND and ctx.usable(item):
             start, end = _event_dates(item, ctx)
-            if start is not None:
+            if start is None:
+                ctx.undated(item, kind)
+            else:
                 code = _code_of(item.resource.get("code"))
                 records.append(
                     Treatment(
@@ -551,7 +566,9 @@ def _treatment_records(sel: _Selected, ctx: _Ctx) -> list[Treatment]:
         if item.resource.get("status") == "not-taken" or not ctx.usable(item):
             continue
         start, end = _event_dates(item, ctx)
-        if start is not None:
+        if start is None:
+            ctx.undated(item, kind)
+        else:
             records.append(
                 Treatment(
                     kind=TreatmentKind(kind),
@@ -715,6 +732,7 @@ def _infection_anchors_and_attachments(
             continue
         onset, abatement = _condition_dates(item, ctx)
         if onset is None:
+            ctx.undated(item, kind)
             continue
         end = abatement or onset
         severity, enc = _linked(item, sel, ctx)
@@ -748,6 +766,7 @@ def _infection_anchors_and_attachments(
                 continue  # no result that can be read: neither a test nor an episode
             day = _observation_date(item, ctx)
             if day is None:
+                ctx.undated(item, f"{_PATHOGEN_BY_SET[kind].value} test")
                 continue
             tests.append(
                 PathogenTest(
@@ -769,20 +788,23 @@ def _infection_anchors_and_attachments(
                     sources=tuple(sorted({item.ref, *enc})),
                 )
             )
-        elif kind == "il6" and ctx.usable(item):
-            day = _observation_date(item, ctx)
-            value = _il6_pg_ml(item, ctx)
-            if day is not None and value is not None:
-                attachments.append(
-                    Attachment(
-                        start=day,
-                        end=day,
-                        sources=(item.ref,),
-                        kind=AttachmentKind.OBSERVATION,
-                        il6_pg_ml=value,
-                    )
-                )
+        elif kind == "il6" and ctx.usable(item) and (il6 := _il6_attachment(item, ctx)):
+            attachments.append(il6)
     return anchors, attachments, tests
+
+
+def _il6_attachment(item: Item, ctx: _Ctx) -> Attachment | None:
+    """A usable IL-6 result as an attachment to the episode it falls in, if dated and valid."""
+    day = _observation_date(item, ctx)
+    value = _il6_pg_ml(item, ctx)
+    if day is None:
+        ctx.undated(item, "IL-6")
+        return None
+    if value is None:
+        return None
+    return Attachment(
+        start=day, end=day, sources=(item.ref,), kind=AttachmentKind.OBSERVATION, il6_pg_ml=value
+    )
 
 
 def _severity_attachments(sel: _Selected, ctx: _Ctx) -> list[Attachment]:
@@ -869,7 +891,9 @@ def _vaccinations(sel: _Selected, ctx: _Ctx) -> tuple[Vaccination, ...]:
         if item.resource.get("status") == "not-done" or not ctx.usable(item):
             continue
         day = ctx.date(item.resource.get("occurrenceDateTime"), Bound.START, item, "occurrence")
-        if day is not None:
+        if day is None:
+            ctx.undated(item, f"{kind} vaccine")
+        else:
             out.append(
                 Vaccination(vaccine=VaccineKind(kind), date=day, codes=matched, sources=(item.ref,))
             )
@@ -952,8 +976,11 @@ def extract(
     outcomes, undated_metastases = _outcomes(
         sel, ctx, at_risk, progression, deceased, group.patient.ref
     )
+    vaccinations = _vaccinations(sel, ctx)
     last = _last_contact(items, ctx, [deceased] if deceased else [])
-    # at most MAX_ISSUES_PER_CODE of a code (group() caps the unit's; capping is idempotent)
+    # Every step that may warn has run (the vaccinations' warnings were lost when they were read
+    # in the constructor below). At most MAX_ISSUES_PER_CODE of a code (group() caps the unit's;
+    # capping is idempotent).
     issues = [*cap_issues(group.issues + ctx.issues), *cap_issues(unit_issues)]
     return PatientHistory(
         patient_id=group.patient_id,
@@ -967,7 +994,7 @@ def extract(
             sorted(cancers, key=lambda c: (c.onset or dt.date.min, c.site.value, c.sources))
         ),
         infections=infections,
-        vaccinations=_vaccinations(sel, ctx),
+        vaccinations=vaccinations,
         treatments=treatments,
         outcomes=outcomes,
         undated_metastases=undated_metastases,

@@ -401,3 +401,78 @@ def test_limits() -> None:
     assert info.value.code == "input.too_many_resources"
     [failure] = riskcalc.read_histories(data, limits=Limits(max_resources_per_patient=1))
     assert isinstance(failure, ReadFailure) and failure.code == "input.too_many_resources"
+
+
+def test_recognised_records_without_a_date_are_warned_not_dropped_silently() -> None:
+    """An infection, a virus test, a treatment, a medication and a vaccination that cannot be
+    placed in time each leave a ``record.undated`` warning naming the resource."""
+    subject = {"reference": "Patient/p1"}
+    influenza = _covid("flu1", "2021-01-05")
+    del influenza["onsetDateTime"]
+    influenza["code"] = {"coding": [{"system": "http://snomed.info/sct", "code": "6142004"}]}
+    undated = [
+        influenza,
+        {
+            "resourceType": "Observation",
+            "id": "t1",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "94500-6"}]},
+            "subject": subject,
+            "valueCodeableConcept": {
+                "coding": [{"system": "http://snomed.info/sct", "code": "10828004"}]
+            },
+        },
+        {
+            "resourceType": "Procedure",
+            "id": "x1",
+            "status": "completed",
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "367336001"}]},
+            "subject": subject,
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "r1",
+            "status": "completed",
+            "intent": "order",
+            "medicationCodeableConcept": {
+                "coding": [
+                    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "10324"}
+                ]
+            },
+            "subject": subject,
+        },
+        {
+            "resourceType": "Immunization",
+            "id": "v1",
+            "status": "completed",
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "88"}]},
+            "patient": subject,
+            "occurrenceString": "last winter",
+        },
+        {
+            "resourceType": "Immunization",
+            "id": "v2",
+            "status": "completed",
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "207"}]},
+            "patient": subject,
+            "occurrenceDateTime": "2099-01-01",  # valid FHIR, in the future
+        },
+    ]
+    h = riskcalc.read_history(_bundle(PAT, *undated), today=TODAY)
+    assert not h.infections and not h.tests and not h.treatments and not h.vaccinations
+    warned = {w.source: w.message for w in h.warnings if w.code == "record.undated"}
+    assert set(warned) == {
+        "Condition/flu1",
+        "Observation/t1",
+        "Procedure/x1",
+        "MedicationRequest/r1",
+        "Immunization/v1",
+        "Immunization/v2",
+    }
+    # the vaccinations' own warnings reach the history too (they were lost before)
+    assert ("date.invalid", "Immunization/v2") in {(w.code, w.source) for w in h.warnings}
+    assert "(influenza)" in warned["Condition/flu1"]
+    assert "(covid19 test)" in warned["Observation/t1"]
+    assert "(chemotherapy)" in warned["Procedure/x1"]
+    assert "(endocrine)" in warned["MedicationRequest/r1"]
+    assert "(influenza vaccine)" in warned["Immunization/v1"]
