@@ -54,6 +54,10 @@ class Exclusion(IntEnum):
     NOT_IN_REMISSION = 3
     DIED_BEFORE_INDEX = 4
     NOT_UNDER_FOLLOW_UP = 5
+    #: metastatic disease by the index date that is not a dated relapse after remission: a
+    #: metastasis before the at-risk start or without a date, or stage IV at diagnosis
+    #: (riskcalc.features.metastatic_disease)
+    METASTATIC_DISEASE = 6
 
 
 @dataclass(frozen=True)
@@ -106,8 +110,11 @@ def draw_index_date(
 def follow_up(history: PatientHistory, index_date: dt.date) -> FollowUp | Exclusion:
     """Follow-up after ``index_date``, or why the patient is not in the risk set at that date."""
     target = [o.date for o in history.outcomes if o.kind in TARGET_OUTCOMES]
-    if any(d <= index_date for d in target) or metastatic_disease(history, index_date):
+    start = history.at_risk_start
+    if any(d <= index_date and (start is None or d > start) for d in target):
         return Exclusion.NOT_IN_REMISSION
+    if metastatic_disease(history, index_date) is not None:
+        return Exclusion.METASTATIC_DISEASE
     deaths = [o.date for o in history.outcomes if o.kind is OutcomeKind.DEATH]
     if history.deceased_date is not None:
         deaths.append(history.deceased_date)

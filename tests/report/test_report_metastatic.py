@@ -64,7 +64,10 @@ def test_survivor_without_metastasis_is_scored() -> None:
     history = _read(CANCER)
     report = riskcalc.assess(history, as_of=AS_OF)
     assert report.status is ReportStatus.OK
-    assert follow_up(history, AS_OF) != Exclusion.NOT_IN_REMISSION
+    assert follow_up(history, AS_OF) not in (
+        Exclusion.NOT_IN_REMISSION,
+        Exclusion.METASTATIC_DISEASE,
+    )
 
 
 def test_metastasis_before_the_at_risk_start_is_kept_and_stops_the_assessment() -> None:
@@ -79,7 +82,7 @@ def test_metastasis_before_the_at_risk_start_is_kept_and_stops_the_assessment() 
     assert report.risk is None
     assert report.not_applicable_reason is not None
     assert "metastatic disease already recorded on 2015-09-01" in report.not_applicable_reason
-    assert follow_up(history, AS_OF) == Exclusion.NOT_IN_REMISSION
+    assert follow_up(history, AS_OF) == Exclusion.METASTATIC_DISEASE
 
 
 def test_undated_metastasis_is_warned_kept_and_stops_the_assessment() -> None:
@@ -94,7 +97,7 @@ def test_undated_metastasis_is_warned_kept_and_stops_the_assessment() -> None:
     assert report.not_applicable_reason is not None
     assert "without a date (Condition/m1)" in report.not_applicable_reason
     assert "metastasis.undated" in {w.code for w in report.warnings}
-    assert follow_up(history, AS_OF) == Exclusion.NOT_IN_REMISSION
+    assert follow_up(history, AS_OF) == Exclusion.METASTATIC_DISEASE
 
 
 def test_metastasis_after_the_assessment_date_does_not_count_yet() -> None:
@@ -126,7 +129,7 @@ def test_stage_iv_at_diagnosis_is_outside_the_population(
     if not applicable:
         assert report.not_applicable_reason is not None
         assert "stage IV at diagnosis" in report.not_applicable_reason
-    assert (follow_up(history, AS_OF) == Exclusion.NOT_IN_REMISSION) is not applicable
+    assert (follow_up(history, AS_OF) == Exclusion.METASTATIC_DISEASE) is not applicable
 
 
 def test_mcode_fixture_with_an_undated_lung_metastasis(fixtures: Path) -> None:
