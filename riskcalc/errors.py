@@ -336,6 +336,13 @@ WARNING_CODES: dict[str, CodeInfo] = {
         "time and is left out of the history.",
         "Record its date (onset, effective, performed or occurrence) at its source.",
     ),
+    "cancer.returned_status": CodeInfo(
+        "A cancer's clinical status is 'recurrence' or 'relapse': the record says it has come "
+        "back, without a date, so the history cannot place it; the estimate assumes a survivor "
+        "in remission and may not apply.",
+        "Record the recurrence as a dated Condition (a metastasis, or the recurrent cancer's "
+        "onset), or correct the clinical status.",
+    ),
     "metastasis.undated": CodeInfo(
         "A metastasis is recorded with no usable onset or recorded date: metastatic disease at a "
         "time the record does not give, so no first relapse is estimated and no training label "

@@ -489,6 +489,24 @@ def _remission_dates(sel: _Selected, ctx: _Ctx) -> tuple[list[dt.date], list[tup
     return remission, progression
 
 
+_RETURNED = (ClinicalStatus.RECURRENCE, ClinicalStatus.RELAPSE)
+
+
+def _warn_returned(cancers: list[Cancer], ctx: _Ctx) -> None:
+    """Warn of a cancer whose clinical status says it has come back: the status carries no
+    date, so the record cannot say since when, and the history keeps its other dates."""
+    for cancer in cancers:
+        if cancer.clinical_status in _RETURNED:
+            ctx.warn(
+                "cancer.returned_status",
+                f"{cancer.site.value} cancer has the clinical status "
+                f"'{cancer.clinical_status.value}': the record says it has come back, at a date "
+                "it does not give; an estimate of a first metastatic relapse after remission "
+                "may not apply",
+                cancer.sources[0] if cancer.sources else None,
+            )
+
+
 def _at_risk_start(
     cancers: list[Cancer], treatments: list[Treatment], remission: list[dt.date], ctx: _Ctx
 ) -> tuple[dt.date | None, AtRiskBasis]:
@@ -968,6 +986,7 @@ def extract(
     sex, deceased = _patient_facts(group, ctx)
     sel = _select(items, shared)
     cancers = _with_stages(_cancers(sel, ctx), _stage_observations(sel, ctx))
+    _warn_returned(cancers, ctx)
     records = _treatment_records(sel, ctx)
     treatments = merge_courses(records)
     remission, progression = _remission_dates(sel, ctx)

@@ -476,3 +476,30 @@ def test_recognised_records_without_a_date_are_warned_not_dropped_silently() -> 
     assert "(chemotherapy)" in warned["Procedure/x1"]
     assert "(endocrine)" in warned["MedicationRequest/r1"]
     assert "(influenza vaccine)" in warned["Immunization/v1"]
+
+
+@pytest.mark.parametrize(
+    ("status", "warned"), [("recurrence", True), ("relapse", True), ("remission", False)]
+)
+def test_a_cancer_that_has_come_back_is_warned(status: str, warned: bool) -> None:
+    cancer = {
+        "resourceType": "Condition",
+        "id": "k1",
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                    "code": status,
+                }
+            ]
+        },
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C50.912"}]},
+        "subject": {"reference": "Patient/p1"},
+        "onsetDateTime": "2015-06-01",
+        "abatementDateTime": "2016-03-01",
+    }
+    h = riskcalc.read_history(_bundle(PAT, cancer), today=TODAY)
+    sources = [w.source for w in h.warnings if w.code == "cancer.returned_status"]
+    assert sources == (["Condition/k1"] if warned else [])
+    report = riskcalc.assess(h, as_of="2024-01-01")
+    assert ("cancer.returned_status" in {w.code for w in report.warnings}) is warned
