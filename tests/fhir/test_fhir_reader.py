@@ -334,22 +334,26 @@ def test_il6_units_and_medication_overlap() -> None:
     assert "il6.unit_unknown" in {w.code for w in h.warnings}
 
 
-def test_active_cancer_default_rule() -> None:
-    cancer = {
+def _breast_cancer(status: str, **dates: str) -> dict:
+    return {
         "resourceType": "Condition",
         "id": "k1",
         "clinicalStatus": {
             "coding": [
                 {
                     "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": "active",
+                    "code": status,
                 }
             ]
         },
         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C50.912"}]},
         "subject": {"reference": "Patient/p1"},
-        "onsetDateTime": "2015-06-01",
+        **dates,
     }
+
+
+def test_active_cancer_default_rule() -> None:
+    cancer = _breast_cancer("active", onsetDateTime="2015-06-01")
     h = riskcalc.read_history(_bundle(PAT, cancer), today=TODAY)
     assert h.cancers[0].site is CancerSite.BREAST
     assert h.at_risk_start == dt.date(2016, 5, 31)
@@ -482,22 +486,7 @@ def test_recognised_records_without_a_date_are_warned_not_dropped_silently() -> 
     ("status", "warned"), [("recurrence", True), ("relapse", True), ("remission", False)]
 )
 def test_a_cancer_that_has_come_back_is_warned(status: str, warned: bool) -> None:
-    cancer = {
-        "resourceType": "Condition",
-        "id": "k1",
-        "clinicalStatus": {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "code": status,
-                }
-            ]
-        },
-        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "C50.912"}]},
-        "subject": {"reference": "Patient/p1"},
-        "onsetDateTime": "2015-06-01",
-        "abatementDateTime": "2016-03-01",
-    }
+    cancer = _breast_cancer(status, onsetDateTime="2015-06-01", abatementDateTime="2016-03-01")
     h = riskcalc.read_history(_bundle(PAT, cancer), today=TODAY)
     sources = [w.source for w in h.warnings if w.code == "cancer.returned_status"]
     assert sources == (["Condition/k1"] if warned else [])
