@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from riskcalc.history import CancerSite, OutcomeKind, Pathogen, PatientHistory
+from riskcalc.history import METASTATIC_OUTCOMES, CancerSite, OutcomeKind, Pathogen, PatientHistory
 
 UKB_TEST_YEAR = 2020
 UKB_MIN_YEARS_FROM_DIAGNOSIS = 5.0
@@ -37,8 +37,6 @@ UKB_FALLBACK_INDEX = dt.date(2020, 3, 1)
 FLATIRON_START = dt.date(2020, 3, 1)
 FLATIRON_END = dt.date(2024, 7, 1)  # 52 months of follow-up (evidence.md row 9)
 Z95 = 1.959963984540054
-
-_RELAPSE = (OutcomeKind.METASTATIC_RELAPSE, OutcomeKind.LUNG_METASTASIS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class FlatironRows:
 
 
 def _first_relapse(h: PatientHistory) -> dt.date | None:
-    dates = [o.date for o in h.outcomes if o.kind in _RELAPSE]
+    dates = [o.date for o in h.outcomes if o.kind in METASTATIC_OUTCOMES]
     return min(dates) if dates else None
 
 

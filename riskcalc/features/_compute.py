@@ -25,9 +25,9 @@ from riskcalc.features._schema import (
     infection_feature_name,
 )
 from riskcalc.history import (
+    METASTATIC_OUTCOMES,
     Cancer,
     CancerSite,
-    OutcomeKind,
     Pathogen,
     PatientHistory,
     Severity,
@@ -104,9 +104,6 @@ def index_cancer(history: PatientHistory, index_date: dt.date) -> Cancer | None:
     return best
 
 
-_METASTATIC_OUTCOMES = frozenset({OutcomeKind.METASTATIC_RELAPSE, OutcomeKind.LUNG_METASTASIS})
-
-
 def metastatic_disease(history: PatientHistory, as_of: dt.date) -> str | None:
     """Why the record shows metastatic disease on or before ``as_of``, or None if it does not.
 
@@ -121,7 +118,7 @@ def metastatic_disease(history: PatientHistory, as_of: dt.date) -> str | None:
     >>> metastatic_disease(h, dt.date(2024, 1, 1))
     'breast cancer stage IV at diagnosis (metastatic disease)'
     """
-    dated = [o for o in history.outcomes if o.kind in _METASTATIC_OUTCOMES and o.date <= as_of]
+    dated = [o for o in history.outcomes if o.kind in METASTATIC_OUTCOMES and o.date <= as_of]
     if dated:
         first = min(dated, key=operator.attrgetter("date"))
         return f"metastatic disease already recorded on {first.date.isoformat()}"

@@ -806,7 +806,7 @@ def _infection_anchors_and_attachments(
                     sources=tuple(sorted({item.ref, *enc})),
                 )
             )
-        elif kind == "il6" and ctx.usable(item) and (il6 := _il6_attachment(item, ctx)):
+        elif kind == "il6" and ctx.usable(item) and (il6 := _il6_attachment(item, ctx)) is not None:
             attachments.append(il6)
     return anchors, attachments, tests
 

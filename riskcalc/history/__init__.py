@@ -1,6 +1,7 @@
 """The domain record of a patient (no FHIR types past this point)."""
 
 from riskcalc.history._model import (
+    METASTATIC_OUTCOMES,
     AtRiskBasis,
     Cancer,
     CancerSite,
@@ -19,6 +20,7 @@ from riskcalc.history._model import (
 )
 
 __all__ = [
+    "METASTATIC_OUTCOMES",
     "AtRiskBasis",
     "Cancer",
     "CancerSite",

@@ -100,6 +100,10 @@ class OutcomeKind(StrEnum):
     DEATH = "death"
 
 
+#: The outcomes that are metastatic disease (a lung metastasis is also a metastatic relapse).
+METASTATIC_OUTCOMES = frozenset({OutcomeKind.METASTATIC_RELAPSE, OutcomeKind.LUNG_METASTASIS})
+
+
 class Cancer(_Frozen):
     """One primary cancer diagnosis."""
 

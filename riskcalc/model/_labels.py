@@ -25,14 +25,12 @@ import numpy as np
 import numpy.typing as npt
 
 from riskcalc.features import metastatic_disease
-from riskcalc.history import OutcomeKind, PatientHistory
+from riskcalc.history import METASTATIC_OUTCOMES, OutcomeKind, PatientHistory
 
 DAYS_PER_MONTH = 365.25 / 12.0
 
 #: Outcomes that make up the target.
-TARGET_OUTCOMES = frozenset(
-    {OutcomeKind.METASTATIC_RELAPSE, OutcomeKind.LUNG_METASTASIS, OutcomeKind.CANCER_DEATH}
-)
+TARGET_OUTCOMES = METASTATIC_OUTCOMES | {OutcomeKind.CANCER_DEATH}
 
 #: Index dates are drawn no earlier than this after the at-risk start (months): the first months
 #: after the end of treatment are a different clinical setting (residual disease, follow-up scans).
