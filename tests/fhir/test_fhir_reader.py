@@ -361,6 +361,43 @@ def test_active_cancer_default_rule() -> None:
     assert "cancer.active_without_end" in {w.code for w in h.warnings}
 
 
+@pytest.mark.parametrize(
+    ("value", "remission"),
+    [
+        ("281900007", True),  # no abnormality detected: no evidence of disease
+        ("268910001", True),  # improved
+        ("359746009", False),  # stable: the disease is still there
+        ("709137006", False),  # undetermined
+    ],
+)
+def test_only_a_disease_status_of_remission_starts_the_at_risk_time(
+    value: str, remission: bool
+) -> None:
+    """An mCODE CancerDiseaseStatus starts the at-risk time only when it says the disease
+    improved or is gone; a stable or undetermined one leaves the other rules to decide."""
+    status = {
+        "resourceType": "Observation",
+        "id": "s1",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "97509-4"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2016-01-10",
+        "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": value}]},
+    }
+    cancer = _breast_cancer("active", onsetDateTime="2015-06-01")
+    h = riskcalc.read_history(_bundle(PAT, cancer, status), today=TODAY)
+    if remission:
+        assert (h.at_risk_start, h.at_risk_start_basis) == (
+            dt.date(2016, 1, 10),
+            AtRiskBasis.DISEASE_STATUS,
+        )
+    else:
+        assert (h.at_risk_start, h.at_risk_start_basis) == (
+            dt.date(2016, 5, 31),
+            AtRiskBasis.ACTIVE_DEFAULT,
+        )
+
+
 def test_sources_kinds(tmp_path: Path) -> None:
     bundle = _bundle(PAT, _covid("c1", "2020-01-01"), kind="batch-response")
     data = orjson.dumps(bundle)
