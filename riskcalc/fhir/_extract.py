@@ -835,31 +835,27 @@ def _severity_attachments(sel: _Selected, ctx: _Ctx) -> list[Attachment]:
         severity = _encounter_severity(item.resource)
         if severity is None or severity is Severity.MILD or not ctx.usable(item):
             continue
-        start, end = _event_dates(item, ctx)
-        if start is not None and end is not None:
-            out.append(
-                Attachment(
-                    start=start,
-                    end=end,
-                    sources=(item.ref,),
-                    kind=AttachmentKind.OVERLAP,
-                    severity=severity,
-                )
-            )
+        out.extend(_overlap(item, severity, ctx))
     for item, kind in sel.procedures:
         if kind in _PROCEDURE_SEVERITY and ctx.usable(item):
-            start, end = _event_dates(item, ctx)
-            if start is not None and end is not None:
-                out.append(
-                    Attachment(
-                        start=start,
-                        end=end,
-                        sources=(item.ref,),
-                        kind=AttachmentKind.OVERLAP,
-                        severity=_PROCEDURE_SEVERITY[kind],
-                    )
-                )
+            out.extend(_overlap(item, _PROCEDURE_SEVERITY[kind], ctx))
     return out
+
+
+def _overlap(item: Item, severity: Severity, ctx: _Ctx) -> list[Attachment]:
+    """The severity an Encounter or Procedure shows over its dates; none without both dates."""
+    start, end = _event_dates(item, ctx)
+    if start is None or end is None:
+        return []
+    return [
+        Attachment(
+            start=start,
+            end=end,
+            sources=(item.ref,),
+            kind=AttachmentKind.OVERLAP,
+            severity=severity,
+        )
+    ]
 
 
 def _medication_attachments(treatments: Iterable[Treatment]) -> list[Attachment]:
