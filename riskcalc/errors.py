@@ -146,8 +146,10 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "same input: part of a record split over files, or the same patient exported twice. "
         "The history read first stands; this part is not in it, and is not read again as a "
         "second patient.",
-        "Read that patient whole with `read_history(source, patient_id=…)` (CLI: "
-        "`riskcalc history SOURCE --patient ID`), or keep each patient's record in one file.",
+        "Read the cohort with `whole_records=True` (CLI: `--whole-records`), which reads a "
+        "record split over a folder's JSON files as one; or read that patient whole with "
+        "`read_history(source, patient_id=…)` (CLI: `riskcalc history SOURCE --patient ID`); "
+        "or keep each patient's record in one file.",
     ),
     "input.patient_not_found": CodeInfo(
         "The requested patient id is not in the input.", "Check the id, or omit it."

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from riskcalc.cli._options import add_whole_records
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -20,6 +22,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--horizon-months", type=int, help="horizon (default: the model's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the index dates (default 0)")
     parser.add_argument("--json", action="store_true", help="print metrics as JSON")
+    add_whole_records(parser)
     parser.set_defaults(func=run)
 
 
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from riskcalc.model import evaluate, load_model, read_cohort
 
     model = load_model(None if args.model == "default" else args.model)
-    cohort = read_cohort(args.cohort, seed=args.seed)
+    cohort = read_cohort(args.cohort, seed=args.seed, whole_records=args.whole_records)
     report = evaluate(model, cohort, horizon_months=args.horizon_months, out_dir=args.out)
     if args.json:
         print(report.to_json())

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
+from riskcalc.cli._options import add_whole_records
 from riskcalc.errors import InputError
 from riskcalc.fhir import read_histories, read_history
 from riskcalc.history import PatientHistory, ReadFailure
@@ -31,6 +32,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("source", help="a .json/.ndjson file (optionally .gz/.bz2) or a folder")
     parser.add_argument("--patient", metavar="ID", help="read only this patient")
     parser.add_argument("--json", action="store_true", help="JSON output (one object per line)")
+    add_whole_records(parser)
     parser.set_defaults(func=run)
 
 
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             read_history(args.source, patient_id=args.patient)
         ]
     else:
-        histories = list(read_histories(args.source))
+        histories = list(read_histories(args.source, whole_records=args.whole_records))
         if not any(isinstance(h, PatientHistory) for h in histories) and not histories:
             raise InputError("input.no_patient", f"{args.source} holds no Patient resource")
     failed = False

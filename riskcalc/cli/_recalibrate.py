@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from riskcalc.cli._options import add_whole_records
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -22,6 +24,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--method", choices=("sigmoid", "isotonic"), default="sigmoid", help="default sigmoid"
     )
+    add_whole_records(parser)
     parser.set_defaults(func=run)
 
 
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from riskcalc.model import load_model, read_cohort, recalibrate_model, write_artifact
 
     model = load_model(None if args.model == "default" else args.model)
-    cohort = read_cohort(args.cohort, seed=args.seed)
+    cohort = read_cohort(args.cohort, seed=args.seed, whole_records=args.whole_records)
     split = GroupShuffleSplit(n_splits=1, test_size=0.5, random_state=args.seed)
     fit_rows, test_rows = next(split.split(np.zeros(len(cohort)), groups=cohort.patient_ids))
     new = recalibrate_model(model, cohort.subset(fit_rows), method=args.method)

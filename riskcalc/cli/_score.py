@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from riskcalc.cli._assess import iso_date
+from riskcalc.cli._options import add_whole_records
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,6 +30,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_whole_records(parser)
     parser.set_defaults(func=run)
 
 
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 model=model,
                 scheduler=args.scheduler,
                 on_progress=bar.update,
+                whole_records=args.whole_records,
             )
         else:
             reconciliation = score_cohort(
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 horizon_months=args.horizon_months,
                 model=model,
                 on_progress=bar.update,
+                whole_records=args.whole_records,
             )
     print(f"{reconciliation}; scores in {args.out}", file=sys.stderr)
     return 0 if reconciliation.balanced else 1

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from riskcalc.cli._options import add_whole_records
+
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -40,6 +42,7 @@ def add_parser(subparsers: Any) -> None:
         help="read the cohort in this process or on Dask (default local); same histories",
     )
     parser.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
+    add_whole_records(parser)
     parser.set_defaults(func=run)
 
 
@@ -59,10 +62,11 @@ def run(args: argparse.Namespace) -> int:
         from riskcalc.scale import histories_dask
 
         cohort = prepare_cohort(
-            histories_dask(args.cohort, scheduler=args.scheduler), seed=args.seed
+            histories_dask(args.cohort, scheduler=args.scheduler, whole_records=args.whole_records),
+            seed=args.seed,
         )
     else:
-        cohort = read_cohort(args.cohort, seed=args.seed)
+        cohort = read_cohort(args.cohort, seed=args.seed, whole_records=args.whole_records)
     n_patients = len(set(cohort.patient_ids.tolist()))
     trained_on = (
         f"{'Simulated' if args.simulated else 'User-supplied'} cohort read from "

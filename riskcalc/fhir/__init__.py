@@ -26,7 +26,8 @@ from riskcalc.fhir._group import (
     group,
     issue_key,
 )
-from riskcalc.fhir._source import Unit, gc_paused, iter_units, kept_from_collector
+from riskcalc.fhir._records import split_records
+from riskcalc.fhir._source import Unit, gc_paused, iter_units, join_units, kept_from_collector
 from riskcalc.history import PatientHistory, ReadFailure
 
 __all__ = ["PatientLedger", "Source", "read_histories", "read_history"]
@@ -113,29 +114,23 @@ def _read_history(
     source: Source, patient_id: str | None, limits: Limits, today: dt.date
 ) -> PatientHistory:
     # A patient's record may span files (a folder of Bundle pages, a Bundle per encounter):
-    # every file's part of it is kept, and read together once all files are seen.
-    held: dict[str, list[tuple[Grouping, PatientGroup]]] = {}
-    strays: dict[str, list[tuple[Grouping, list[Item]]]] = {}
+    # every unit that holds the Patient or refers to it is kept, and those are read together,
+    # as one unit, once all are seen (as read_histories(whole_records=True) reads them).
+    kept: list[tuple[Unit, Grouping]] = []
     ids: list[str] = []  # distinct, in the order met
-    met: set[str] = set()
     labels: list[str] = []
     for unit in iter_units(source, limits):
         if isinstance(unit, InputError):
             raise unit
         labels.append(unit.label)
         grouping = group(unit)
-        for pid in sorted(grouping.patients):
-            if patient_id is not None and pid != patient_id:
-                continue
-            if pid not in met:  # not `held`: past a second patient, nothing more is held
-                met.add(pid)
-                ids.append(pid)
-            if patient_id is None and len(ids) > 1:
-                continue  # an error below: nothing more is kept
-            held.setdefault(pid, []).append((grouping, grouping.patients[pid]))
-        for pid, items in grouping.elsewhere.items():
-            if pid == patient_id or (patient_id is None and len(ids) <= 1):
-                strays.setdefault(pid, []).append((grouping, items))
+        new = [p for p in sorted(grouping.patients) if p not in ids]
+        ids.extend(new if patient_id is None else [p for p in new if p == patient_id])
+        if patient_id is None and len(ids) > 1:
+            continue  # an error below: nothing more is kept
+        wanted = grouping.patients.keys() | grouping.elsewhere.keys()
+        if patient_id in wanted or (patient_id is None and wanted):
+            kept.append((unit, grouping))
     if patient_id is None and len(ids) > 1:
         raise InputError(
             "input.several_patients",
@@ -154,50 +149,20 @@ def _read_history(
             "the input holds no Patient resource",
             location=", ".join(labels[:3]) or None,
         )
-    g, shared, unit_issues = _merged(ids[0], held[ids[0]], strays.get(ids[0], []))
+    pid = ids[0]
+    parts = [(u, gr) for u, gr in kept if pid in gr.patients or pid in gr.elsewhere]
+    grouping = parts[0][1] if len(parts) == 1 else group(join_units([u for u, _ in parts]))
+    g = grouping.patients[pid]
     _check_size(g, limits)
-    return extract(g, shared=shared, unit_issues=unit_issues, today=today)
-
-
-def _merged(
-    pid: str,
-    parts: list[tuple[Grouping, PatientGroup]],
-    strays: list[tuple[Grouping, list[Item]]],
-) -> tuple[PatientGroup, dict[str, dict[str, Any]], list[Issue]]:
-    """One patient's group from every file that holds part of the record: the files with its
-    Patient (the first copy kept, as within one file) and the resources of other files that
-    refer to it. Shared resources (Medication, Organization …) of those files are pooled, the
-    first of each reference kept."""
-    first_grouping, first = parts[0]
-    if len(parts) == 1 and not strays:
-        return first, first_grouping.shared, first_grouping.issues
-    merged = PatientGroup(pid, first.patient, list(first.items), list(first.issues))
-    for _, g in parts[1:]:
-        merged.items.extend(g.items)
-        merged.issues.extend(g.issues)
-        merged.issues.append(
-            Issue(
-                code="resource.duplicate",
-                message=f"Patient/{pid} appears more than once; the first copy was kept",
-                source=g.patient.location,
-            )
-        )
-    for _, items in strays:
-        merged.items.extend(items)
-    # each file is in ``parts`` (it holds the Patient) or in ``strays`` (it refers to it), once
-    shared: dict[str, dict[str, Any]] = {}
-    issues: list[Issue] = []
-    for grouping, file_issues in [(gr, gr.issues) for gr, _ in parts] + [
-        (gr, gr.issues_without(pid)) for gr, _ in strays
-    ]:
-        for key, resource in grouping.shared.items():
-            shared.setdefault(key, resource)
-        issues.extend(file_issues)
-    return merged, shared, issues
+    return extract(g, shared=grouping.shared, unit_issues=grouping.issues, today=today)
 
 
 def read_histories(
-    source: Source, *, limits: Limits = DEFAULT_LIMITS, today: dt.date | None = None
+    source: Source,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    today: dt.date | None = None,
+    whole_records: bool = False,
 ) -> Iterator[PatientHistory | ReadFailure]:
     """Read every patient in a source, one history (or failure record) per patient.
 
@@ -211,18 +176,37 @@ def read_histories(
     ``warnings``); one with nothing in it at all yields nothing. Each patient comes out once: a
     file (or the NDJSON export) holding a patient that an earlier file held gives a ReadFailure
     ``input.patient_repeated`` instead of a second history (see :class:`PatientLedger`);
-    :func:`read_history` with ``patient_id`` reads such a record whole.
+    :func:`read_history` with ``patient_id``, or ``whole_records``, reads such a record whole.
+
+    ``whole_records=True`` reads a folder's records split over JSON files whole: the files that
+    share a patient are read as one unit, in the place of the first of them (a first pass over
+    the JSON files finds them, at 60-70 % of the cost of the read; see
+    :mod:`riskcalc.fhir._records`). The NDJSON export stays its own unit.
     """
     today = today or dt.date.today()
     ledger = PatientLedger()
-    for unit in iter_units(source, limits):
-        if isinstance(unit, InputError):
-            yield _failure(unit, None)
-            continue
-        with kept_from_collector():
-            for _, g, result in _histories(unit, limits, today):
-                out = _failure(result, g.patient_id) if isinstance(result, InputError) else result
-                yield ledger.repeated(out.patient_id, unit.label) or out
+    join = split_records if whole_records else None
+    for unit in iter_units(source, limits, join=join):
+        for out in unit_results(unit, limits, today):
+            yield ledger.repeated(out.patient_id, unit_label(unit)) or out
+
+
+def unit_results(
+    unit: Unit | InputError, limits: Limits, today: dt.date
+) -> Iterator[PatientHistory | ReadFailure]:
+    """The results of one unit of a cohort read, before the ledger: each patient's history or
+    failure; a unit that could not be read is one failure with ``patient_id=None``."""
+    if isinstance(unit, InputError):
+        yield _failure(unit, None)
+        return
+    with kept_from_collector():
+        for _, g, result in _histories(unit, limits, today):
+            yield _failure(result, g.patient_id) if isinstance(result, InputError) else result
+
+
+def unit_label(unit: Unit | InputError) -> str:
+    """What the ledger names a unit by (a unit that could not be read: where it failed)."""
+    return unit.label if isinstance(unit, Unit) else unit.location or ""
 
 
 @dataclass
@@ -234,7 +218,8 @@ class PatientLedger:
     over files, the same patient exported twice) would come out twice, each history holding
     part of the record, and be scored or trained on twice. The first one read stands; each
     later one is an ``input.patient_repeated`` failure naming both files, so nothing is lost
-    silently and no patient counts twice. The in-process reader and the Dask engine keep the
+    silently and no patient counts twice (``whole_records=True`` reads JSON files that share a
+    patient as one unit instead; the NDJSON export stays its own). The in-process reader and the Dask engine keep the
     ledger over their results in the same order, so both give the same records.
 
     >>> ledger = PatientLedger()
@@ -261,7 +246,8 @@ class PatientLedger:
                 f"Patient/{patient_id} was read from {first} already, and {label} holds it too: "
                 "this part of the record is not in the history read first, and is not read as a "
                 "second patient; to read the record whole, use "
-                f"read_history(source, patient_id={patient_id!r})"
+                f"read_history(source, patient_id={patient_id!r}), or read the cohort with "
+                "whole_records=True (CLI: --whole-records)"
             ),
             location=label,
             resource_id=f"Patient/{patient_id}",
@@ -312,7 +298,8 @@ def _elsewhere_hint(unit: Unit, grouping: Grouping) -> str:
     more = f" and {len(ids) - 1} other patient(s)" if len(ids) > 1 else ""
     return (
         f"; its resources refer to Patient/{ids[0]}{more}: if that record is split over "
-        f"several files, read it whole with read_history(folder, patient_id={ids[0]!r})"
+        f"several files, read it whole with read_history(folder, patient_id={ids[0]!r}), or "
+        "read the cohort with whole_records=True (CLI: --whole-records)"
     )
 
 

@@ -93,7 +93,7 @@ class Grouping:
 
     ``elsewhere`` holds the resources that refer to a patient not in this unit, by that
     patient's id (counted in a ``resource.other_patient`` issue): :func:`riskcalc.read_history`
-    mixes them into that patient's record when another file of the source holds the Patient.
+    reads such a unit together with the one that holds the Patient.
     """
 
     patients: dict[str, PatientGroup]
@@ -101,18 +101,6 @@ class Grouping:
     issues: list[Issue]
     elsewhere: dict[str, list[Item]] = field(default_factory=dict)
     label: str = ""
-
-    def issues_without(self, mixed_in: str) -> list[Issue]:
-        """The unit's issues once the resources of patient ``mixed_in`` were read with that
-        patient: its ``resource.other_patient`` count no longer includes them."""
-        rest = {pid: len(items) for pid, items in self.elsewhere.items() if pid != mixed_in}
-        summary = _other_patient_issue(rest, self.label)
-        kept = [
-            i
-            for i in self.issues
-            if not (i.code == "resource.other_patient" and i.source == self.label)
-        ]
-        return kept if summary is None else [*kept, summary]
 
 
 def flatten(unit: Unit) -> Iterator[Item | Issue]:

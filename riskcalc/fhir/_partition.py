@@ -25,6 +25,7 @@ reads the pool in one piece with :func:`pool_histories`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import zlib
@@ -61,6 +62,7 @@ from riskcalc.fhir._source import (
     ndjson_lines,
     parse_ndjson,
     read_bytes,
+    read_joined,
 )
 from riskcalc.history import PatientHistory, ReadFailure
 
@@ -145,7 +147,8 @@ class FileChunk:
 class FolderPlan:
     """The reader's order of a source, cut into work.
 
-    ``order`` lists, in the reader's output order, ``("json", path)`` for a JSON file unit,
+    ``order`` lists, in the reader's output order, ``("json", paths)`` for a JSON unit (one
+    file, or several read as one: :meth:`joined`),
     ``("ndjson", file_index)`` for an NDJSON file (whose failure, if any, is yielded there) and
     ``("pool", None)`` last when there are NDJSON files.
     """
@@ -159,6 +162,23 @@ class FolderPlan:
     #: True for a single-file source: a failure raises instead of being yielded.
     single_file: bool = False
     ndjson_bytes: int = 0
+
+    def json_files(self) -> list[str]:
+        """The JSON files, in the reader's order."""
+        return [p for kind, paths in self.order if kind == "json" for p in paths]
+
+    def joined(self, sets: Sequence[tuple[str, ...]]) -> FolderPlan:
+        """This plan with each set of JSON files read as one unit, in the place of its first
+        file (the order ``read_histories(whole_records=True)`` reads them in)."""
+        set_of = {p: paths for paths in sets for p in paths}
+        order: list[tuple[str, Any]] = []
+        for kind, value in self.order:
+            together = set_of.get(value[0]) if kind == "json" else None
+            if together is None:
+                order.append((kind, value))
+            elif together[0] == value[0]:
+                order.append((kind, together))
+        return dataclasses.replace(self, order=tuple(order))
 
 
 def _boundaries(path: Path, size: int, chunk_bytes: int) -> list[tuple[int, int | None]]:
@@ -220,7 +240,7 @@ def plan_folder(
     total = 0
     for p in files:
         if _kind(p) != "ndjson":
-            order.append(("json", str(p)))
+            order.append(("json", (str(p),)))
             continue
         index = len(ndjson)
         ndjson.append(str(p))
@@ -652,25 +672,28 @@ def history_from_resources(
 
 
 def json_files_histories(
-    paths: Sequence[str], *, today: dt.date, limits: Limits = DEFAULT_LIMITS, single: bool = False
+    units: Sequence[tuple[str, ...]],
+    *,
+    today: dt.date,
+    limits: Limits = DEFAULT_LIMITS,
+    single: bool = False,
 ) -> list[tuple[str, Result]]:
-    """(file, history or failure) of JSON file units (each file its own unit), in the reader's
-    order.
+    """(unit label, history or failure) of JSON file units, in the reader's order.
 
-    Each file is read by :func:`riskcalc.fhir.read_histories` itself; a file that cannot be read
-    is one failure with ``patient_id=None``, as in a folder (raised for a single-file source).
-    The file of each result is what the driver's :class:`riskcalc.fhir.PatientLedger` needs.
+    A unit is one JSON file, or the files of records split over them that
+    ``read_histories(whole_records=True)`` reads as one (:func:`riskcalc.fhir._source.read_joined`).
+    A file that cannot be read is one failure with ``patient_id=None``, as in a folder (raised
+    for a single-file source). The label of each result is what the driver's
+    :class:`riskcalc.fhir.PatientLedger` needs.
     """
-    from riskcalc.fhir import read_histories
+    from riskcalc.fhir import unit_label, unit_results
 
     out: list[tuple[str, Result]] = []
-    for path in paths:
-        try:
-            out.extend((path, r) for r in read_histories(Path(path), limits=limits, today=today))
-        except InputError as exc:
-            if single:
-                raise
-            out.append((path, _failure(exc, None)))
+    for paths in units:
+        for unit in read_joined(paths, limits):
+            if single and isinstance(unit, InputError):
+                raise unit
+            out.extend((unit_label(unit), r) for r in unit_results(unit, limits, today))
     return out
 
 

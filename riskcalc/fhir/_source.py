@@ -17,7 +17,7 @@ import gzip
 import lzma
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,10 @@ def kept_from_collector() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+#: Given a folder's JSON files (the reader's order), the sets of them to read as one unit each.
+Join = Callable[[list[str], Limits], list[tuple[str, ...]]]
 
 
 @dataclass
@@ -512,13 +516,16 @@ def _files(folder: Path) -> list[Path]:
     )
 
 
-def iter_units(source: Any, limits: Limits) -> Iterator[Unit | InputError]:
+def iter_units(
+    source: Any, limits: Limits, *, join: Join | None = None
+) -> Iterator[Unit | InputError]:
     """Yield the units of a source.
 
     A single file, bytes, text or dict gives one unit and raises on failure. A folder yields
     one unit per JSON file (in sorted relative-path order) then one unit for all its NDJSON
     files; a file that cannot be read there is yielded as an :class:`InputError` and the rest
-    go on.
+    go on. ``join``, given a folder's JSON files in that order, names the sets of files to read
+    as one unit each (:func:`read_joined`, in the place of the set's first file).
     """
     if isinstance(source, dict):
         _check_dict_depth(source, limits)
@@ -553,7 +560,7 @@ def iter_units(source: Any, limits: Limits) -> Iterator[Unit | InputError]:
             "input.not_found", f"cannot open {str(source)[:200]}: {exc}", location=str(source)
         ) from exc
     if is_dir:
-        yield from _iter_folder(source, limits)
+        yield from _iter_folder(source, limits, join)
         return
     if not exists:
         raise InputError("input.not_found", f"{source} does not exist", location=str(source))
@@ -567,11 +574,21 @@ def iter_units(source: Any, limits: Limits) -> Iterator[Unit | InputError]:
     yield _unit_from_bytes(read_bytes(source, limits), str(source), limits, kind)
 
 
-def _iter_folder(folder: Path, limits: Limits) -> Iterator[Unit | InputError]:
+def _iter_folder(folder: Path, limits: Limits, join: Join | None) -> Iterator[Unit | InputError]:
     pool = Unit(str(folder))
     has_ndjson = False
-    for path in _files(folder):
+    files = _files(folder)
+    joined: dict[str, tuple[str, ...]] = {}
+    if join is not None:
+        for paths in join([str(p) for p in files if _kind(p) == "json"], limits):
+            joined.update((p, paths) for p in paths)
+    for path in files:
         kind = _kind(path)
+        together = joined.get(str(path))
+        if together is not None:
+            if together[0] == str(path):
+                yield from read_joined(together, limits)
+            continue
         try:
             data = read_bytes(path, limits)
             if kind == "ndjson":
@@ -585,6 +602,35 @@ def _iter_folder(folder: Path, limits: Limits) -> Iterator[Unit | InputError]:
             yield exc
     if has_ndjson:
         yield pool
+
+
+def read_joined(paths: Sequence[str], limits: Limits) -> Iterator[Unit | InputError]:
+    """The JSON files ``paths`` as one unit: their documents together, each with its own
+    label, so that one patient's record split over them is grouped (and de-duplicated) as one.
+
+    A file that cannot be read is yielded as its :class:`InputError`, first; the unit of the
+    rest follows (labelled by its first file and the count of the others).
+    """
+    units: list[Unit] = []
+    for path in paths:
+        try:
+            units.append(_unit_from_bytes(read_bytes(Path(path), limits), path, limits, "json"))
+        except InputError as exc:
+            yield exc
+    if units:
+        yield join_units(units)
+
+
+def join_units(units: Sequence[Unit]) -> Unit:
+    """Units as one: their documents and issues together, labelled by the first unit and the
+    count of the others (one unit is itself)."""
+    if len(units) == 1:
+        return units[0]
+    return Unit(
+        f"{units[0].label} and {len(units) - 1} other file(s)",
+        [doc for u in units for doc in u.documents],
+        [issue for u in units for issue in u.issues],
+    )
 
 
 def _check_dict_depth(value: Any, limits: Limits) -> None:

@@ -109,15 +109,17 @@ def read_cohort(
     seed: int,
     index_dates_per_patient: int = 1,
     post_infection_days: int | None = None,
+    whole_records: bool = False,
 ) -> LabelledCohort:
-    """Read a cohort (NDJSON export, Bundles, a folder) through the FHIR reader and label it."""
+    """Read a cohort (NDJSON export, Bundles, a folder) through the FHIR reader and label it;
+    ``whole_records``: as :func:`riskcalc.read_histories` takes it."""
     from riskcalc import read_histories
 
     path = Path(source)
     if not path.exists():
         raise InputError("input.not_found", f"no cohort at {path}")
     return prepare_cohort(
-        read_histories(path),
+        read_histories(path, whole_records=whole_records),
         seed=seed,
         index_dates_per_patient=index_dates_per_patient,
         post_infection_days=post_infection_days,

@@ -239,11 +239,13 @@ def score_cohort(
     horizon_months: int | None = None,
     model: RiskModel | None = None,
     on_progress: Callable[[int], object] | None = None,
+    whole_records: bool = False,
 ) -> Reconciliation:
     """Score every patient of ``source`` in-process, streaming in chunks of bounded size.
 
     Writes ``out`` (.csv or .parquet) with :data:`SCORE_COLUMNS` and, beside it,
-    ``<name>.errors.<suffix>`` with :data:`ERROR_COLUMNS`, both atomically.
+    ``<name>.errors.<suffix>`` with :data:`ERROR_COLUMNS`, both atomically. ``whole_records``:
+    read records split over a folder's JSON files whole (:func:`riskcalc.read_histories`).
     """
     from riskcalc.fhir import read_histories
     from riskcalc.model import load_model
@@ -251,6 +253,6 @@ def score_cohort(
     loaded = model or load_model()
     results = (
         score_chunk(chunk, as_of=as_of, horizon_months=horizon_months, model=loaded)
-        for chunk in chunked(read_histories(source), CHUNK_PATIENTS)
+        for chunk in chunked(read_histories(source, whole_records=whole_records), CHUNK_PATIENTS)
     )
     return write_results(results, Path(out), on_progress=on_progress)

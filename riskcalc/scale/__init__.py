@@ -84,6 +84,7 @@ def score_cohort_dask(
     on_progress: Callable[[int], object] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     tuning: Tuning | None = None,
+    whole_records: bool = False,
 ) -> Reconciliation:
     """Score every patient of a cohort on Dask; the same files as :func:`score_cohort`.
 
@@ -110,6 +111,9 @@ def score_cohort_dask(
         The reader's limits.
     tuning
         Sizes of the work (:class:`Tuning`); the defaults suit workers of 2 GB or more.
+    whole_records
+        Read records split over a folder's JSON files whole, as
+        ``read_histories(whole_records=True)`` does (the files are indexed on the workers first).
 
     Returns
     -------
@@ -139,6 +143,7 @@ def score_cohort_dask(
             horizon_months=horizon_months,
             model=model,
             on_progress=on_progress,
+            whole_records=whole_records,
         )
     if model is None:
         from riskcalc.model import load_model
@@ -154,6 +159,7 @@ def score_cohort_dask(
             today=today,
             limits=limits,
             tuning=tuning or Tuning(),
+            whole_records=whole_records,
         )
         return write_results(_rechunk(units, CHUNK_PATIENTS), out, on_progress=on_progress)
 
@@ -165,11 +171,12 @@ def histories_dask(
     limits: Limits = DEFAULT_LIMITS,
     today: dt.date | None = None,
     tuning: Tuning | None = None,
+    whole_records: bool = False,
 ) -> Iterator[PatientHistory | ReadFailure]:
     """Every patient's history (or failure), built on Dask, as :func:`read_histories` yields them.
 
-    The same records in the same order as ``read_histories(source)``; for ``riskcalc train
-    --engine dask``. The reading is spread over the cluster; the histories come back to this
+    The same records in the same order as ``read_histories(source, whole_records=…)``; for
+    ``riskcalc train --engine dask``. The reading is spread over the cluster; the histories come back to this
     process (a few kB each), partition by partition. Other sources than a path are read
     in-process.
     """
@@ -177,7 +184,7 @@ def histories_dask(
 
     day = today or dt.date.today()
     if not isinstance(source, str | Path):
-        yield from read_histories(source, limits=limits, today=day)
+        yield from read_histories(source, limits=limits, today=day, whole_records=whole_records)
         return
     with dask_client(scheduler) as client:
         for unit in run_ordered(
@@ -188,5 +195,6 @@ def histories_dask(
             today=day,
             limits=limits,
             tuning=tuning or Tuning(),
+            whole_records=whole_records,
         ):
             yield from unit

@@ -39,6 +39,7 @@ from riskcalc.fhir._partition import (
     pool_histories,
     unit_issues,
 )
+from riskcalc.fhir._records import FileIndex, index_files, joined_files
 from riskcalc.fhir._source import gc_paused
 from riskcalc.history import PatientHistory, ReadFailure
 
@@ -125,16 +126,21 @@ def _summary_of(result: tuple[ChunkSummary, list[Piece]]) -> ChunkSummary:
 
 @_collector_paused
 def _json_task(
-    paths: Sequence[str],
+    units: Sequence[tuple[str, ...]],
     today: dt.date,
     limits: Limits,
     single: bool,
     finish: Finish,
     finish_kwargs: dict[str, Any],
 ) -> list[tuple[str | None, str, Any]]:
-    labelled = json_files_histories(paths, today=today, limits=limits, single=single)
+    labelled = json_files_histories(units, today=today, limits=limits, single=single)
     done = _finished([r for _, r in labelled], finish, finish_kwargs)
-    return [(pid, path, d) for (path, _), (pid, d) in zip(labelled, done, strict=True)]
+    return [(pid, label, d) for (label, _), (pid, d) in zip(labelled, done, strict=True)]
+
+
+@_collector_paused
+def _index_task(paths: Sequence[str], limits: Limits) -> list[FileIndex]:
+    return index_files(paths, limits)
 
 
 @_collector_paused
@@ -194,17 +200,20 @@ def keep_results(results: list[Result]) -> list[Result]:
 # --- the driver ----------------------------------------------------------------------------------
 
 
-def _json_batches(paths: Sequence[str], batch_bytes: int) -> list[list[str]]:
+def _json_batches(
+    units: Sequence[tuple[str, ...]], batch_bytes: int
+) -> list[list[tuple[str, ...]]]:
+    """Units cut into batches of about ``batch_bytes`` of files each (a unit is never cut)."""
     import os
 
-    batches: list[list[str]] = []
+    batches: list[list[tuple[str, ...]]] = []
     size = batch_bytes
-    for p in paths:
-        n = os.path.getsize(p)
+    for unit in units:
+        n = sum(os.path.getsize(p) for p in unit)
         if size + n > batch_bytes and (not batches or batches[-1]):
             batches.append([])
             size = 0
-        batches[-1].append(p)
+        batches[-1].append(unit)
         size += n
     return batches
 
@@ -222,8 +231,10 @@ class _Run:
         tuning: Tuning,
         finish: Finish,
         finish_kwargs: dict[str, Any],
+        whole_records: bool = False,
     ) -> None:
         self.client, self.plan, self.today, self.limits = client, plan, today, limits
+        self.whole_records = whole_records
         self.tuning, self.finish, self.finish_kwargs = tuning, finish, finish_kwargs
         self.token = uuid.uuid4().hex[:8]
         self._failures: dict[int, ReadFailure] = dict(plan.failures)
@@ -297,6 +308,8 @@ class _Run:
         # held the first reads back by 0.9 s, both workers idle.
         stage1 = self._submit_stage1() if self.plan.ndjson_files else None
         self.finish_args = self._submit_finish_args()
+        if self.whole_records and not self.plan.single_file:
+            self.plan = self.plan.joined(self._split_records())
         json_futures = self._submit_json()
         pool = self._pool_after(stage1) if stage1 is not None else None
         # one output per patient, as the reader's own ledger gives (see PatientLedger): the
@@ -347,9 +360,24 @@ class _Run:
             elif kind == "pool":
                 yield "pool", None
 
+    def _split_records(self) -> list[tuple[str, ...]]:
+        """The sets of JSON files that hold parts of one record: the first pass of
+        ``read_histories(whole_records=True)``, its files indexed on the workers (this waits
+        for it)."""
+        files = [(p,) for p in self.plan.json_files()]
+        batches = _json_batches(files, self.tuning.json_batch_bytes)
+        futures = [
+            self.submit(
+                f"index-{i}", _index_task, [p for (p,) in b], self.limits, worker=self._home(i)
+            )
+            for i, b in enumerate(batches)
+        ]
+        indexes: list[list[FileIndex]] = self.client.gather(futures)
+        return joined_files([i for batch in indexes for i in batch])
+
     def _submit_json(self) -> list[Any]:
-        # consecutive JSON files form runs between NDJSON files; each run is cut into batches
-        runs: list[list[str]] = [[]]
+        # consecutive JSON units form runs between NDJSON files; each run is cut into batches
+        runs: list[list[tuple[str, ...]]] = [[]]
         for kind, value in self.plan.order:
             if kind == "json":
                 runs[-1].append(value)
@@ -477,8 +505,10 @@ def run_ordered(
     today: dt.date,
     limits: Limits = DEFAULT_LIMITS,
     tuning: Tuning = Tuning(),
+    whole_records: bool = False,
 ) -> Iterator[list[Any]]:
-    """``finish`` applied to every read result of ``source``, in :func:`read_histories` order."""
+    """``finish`` applied to every read result of ``source``, in :func:`read_histories` order
+    (with ``whole_records``, that of ``read_histories(source, whole_records=True)``)."""
     plan = plan_folder(source, chunk_bytes=tuning.chunk_bytes, limits=limits)
     run = _Run(
         client,
@@ -488,5 +518,6 @@ def run_ordered(
         tuning=tuning,
         finish=finish,
         finish_kwargs=finish_kwargs,
+        whole_records=whole_records,
     )
     return run.results()

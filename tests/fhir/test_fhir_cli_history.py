@@ -45,3 +45,18 @@ def test_errors_go_to_stderr_with_code(fixtures: Path, capsys: pytest.CaptureFix
     assert len(captured.out.splitlines()) == 1
     assert main(["history", str(fixtures / "no-such-file.json")]) == 3
     assert "input.not_found" in capsys.readouterr().err
+
+
+def test_whole_records_option(fixtures: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One HL7 v2 message per Bundle, two patients over several messages: by default the later
+    parts are repeats (exit 3, an input error, and a line each on stderr); with --whole-records each patient is
+    one history."""
+    source = str(fixtures / "nimbus/hl7v2-messages")
+    assert main(["history", source, "--json"]) == 3  # an input error
+    captured = capsys.readouterr()
+    assert captured.err.count("input.patient_repeated") == 2
+    assert "--whole-records" in captured.err
+    assert main(["history", source, "--json", "--whole-records"]) == 0
+    captured = capsys.readouterr()
+    ids = [json.loads(line)["patient_id"] for line in captured.out.splitlines()]
+    assert len(ids) == len(set(ids)) == 3 and captured.err == ""

@@ -212,3 +212,144 @@ def test_any_split_over_files_reads_as_the_whole_record(
     assert _without_warnings(split) == _without_warnings(_whole(bundle))
     duplicates = [w for w in split.warnings if w.message.startswith(f"Patient/{AD0} appears")]
     assert len(duplicates) == len(holders) - 1
+
+
+# --- whole_records: a cohort read that reads split records whole ----------------------------
+
+
+def test_a_cohort_read_with_whole_records_reads_the_split_record_whole(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    """Both pages carry the Patient, and a third file holds another patient: one history of
+    the whole record, in the place of its first file, and the other patient as ever."""
+    _split(bundle, tmp_path)
+    other = {"resourceType": "Patient", "id": "p2", "birthDate": "1950-01-01"}
+    (tmp_path / "c.json").write_bytes(orjson.dumps(other))
+    results = list(riskcalc.read_histories(tmp_path, today=TODAY, whole_records=True))
+    assert [(r.patient_id, type(r).__name__) for r in results] == [
+        (AD0, "PatientHistory"),
+        ("p2", "PatientHistory"),
+    ]
+    whole = results[0]
+    assert isinstance(whole, riskcalc.PatientHistory)
+    assert _without_warnings(whole) == _without_warnings(_whole(bundle))
+    # the same history as read_history of that patient, warnings included
+    assert whole == riskcalc.read_history(tmp_path, patient_id=AD0, today=TODAY)
+
+
+def test_whole_records_mixes_in_a_page_without_the_patient(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    """The second page only refers to the patient (by urn:uuid): it is no longer a failure of
+    its own but part of the record."""
+    _split(bundle, tmp_path, patient_in_second=False)
+    (history,) = list(riskcalc.read_histories(tmp_path, today=TODAY, whole_records=True))
+    assert isinstance(history, riskcalc.PatientHistory)
+    assert _without_warnings(history) == _without_warnings(_whole(bundle))
+    assert "resource.other_patient" not in {w.code for w in history.warnings}
+
+
+def test_whole_records_links_files_through_shared_patients(tmp_path: Path) -> None:
+    """a.json and b.json share p1, b.json and c.json share p2: one unit of three files, read
+    in the place of a.json, before d.json; a file that only refers to a patient no file holds
+    links nothing and stays a failure."""
+
+    def bundle_of(*resources: dict[str, Any]) -> bytes:
+        entries = [{"resource": r} for r in resources]
+        return orjson.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries})
+
+    def patient(pid: str) -> dict[str, Any]:
+        return {"resourceType": "Patient", "id": pid, "birthDate": "1960-01-01"}
+
+    def condition(cid: str, pid: str) -> dict[str, Any]:
+        return {
+            "resourceType": "Condition",
+            "id": cid,
+            "code": {"text": "Asthma"},
+            "subject": {"reference": f"Patient/{pid}"},
+        }
+
+    (tmp_path / "a.json").write_bytes(bundle_of(patient("p1")))
+    (tmp_path / "b.json").write_bytes(bundle_of(condition("c1", "p1"), patient("p2")))
+    (tmp_path / "c.json").write_bytes(bundle_of(condition("c2", "p2"), condition("c3", "p1")))
+    (tmp_path / "d.json").write_bytes(bundle_of(patient("p0")))
+    (tmp_path / "e.json").write_bytes(bundle_of(condition("c9", "nobody")))
+    split = list(riskcalc.read_histories(tmp_path, today=TODAY))
+    assert [(r.patient_id, type(r).__name__) for r in split] == [
+        ("p1", "PatientHistory"),
+        ("p2", "PatientHistory"),
+        (None, "ReadFailure"),  # c.json: no Patient
+        ("p0", "PatientHistory"),
+        (None, "ReadFailure"),  # e.json
+    ]
+    whole = list(riskcalc.read_histories(tmp_path, today=TODAY, whole_records=True))
+    assert [(r.patient_id, type(r).__name__) for r in whole] == [
+        ("p1", "PatientHistory"),
+        ("p2", "PatientHistory"),
+        ("p0", "PatientHistory"),
+        (None, "ReadFailure"),
+    ]
+    for r in whole[:2]:
+        assert isinstance(r, riskcalc.PatientHistory)
+        one = riskcalc.read_history(tmp_path, patient_id=r.patient_id, today=TODAY)
+        # read_history(p2) reads b and c, the files that hold or name p2, so p1's resources
+        # there are "not in this input"; the linked unit holds p1 too
+        assert _without_warnings(r) == _without_warnings(one)
+    p2 = whole[1]
+    assert isinstance(p2, riskcalc.PatientHistory)
+    assert "resource.other_patient" not in {w.code for w in p2.warnings}
+    failure = whole[3]
+    assert isinstance(failure, riskcalc.ReadFailure) and failure.code == "input.no_patient"
+    assert failure.location == str(tmp_path / "e.json")
+
+
+def test_whole_records_leaves_the_export_its_own_unit(tmp_path: Path) -> None:
+    """The NDJSON export is one unit already; a patient both in a Bundle and in the export
+    is still read once, the export's part a repeat that says how else to read it."""
+    patient = {"resourceType": "Patient", "id": "q1", "birthDate": "1960-01-01"}
+    (tmp_path / "q1.json").write_bytes(orjson.dumps(patient))
+    (tmp_path / "Patient.ndjson").write_bytes(orjson.dumps(patient) + b"\n")
+    results = list(riskcalc.read_histories(tmp_path, whole_records=True))
+    assert [(r.patient_id, type(r).__name__) for r in results] == [
+        ("q1", "PatientHistory"),
+        ("q1", "ReadFailure"),
+    ]
+    repeat = results[1]
+    assert isinstance(repeat, riskcalc.ReadFailure) and "whole_records=True" in repeat.message
+
+
+def test_whole_records_reports_an_unreadable_file_and_reads_the_rest(
+    bundle: dict[str, Any], tmp_path: Path
+) -> None:
+    """A file that cannot be read is its failure, in its place; the record of the others is
+    read whole."""
+    _split(bundle, tmp_path)
+    (tmp_path / "a2.json").write_bytes(b'{"resourceType": "Bundle", "entry": [')
+    results = list(riskcalc.read_histories(tmp_path, today=TODAY, whole_records=True))
+    assert [(r.patient_id, type(r).__name__) for r in results] == [
+        (AD0, "PatientHistory"),
+        (None, "ReadFailure"),
+    ]
+    assert isinstance(results[1], riskcalc.ReadFailure)
+    assert results[1].code == "input.json_syntax"
+    assert _without_warnings(results[0]) == _without_warnings(_whole(bundle))
+
+
+@pytest.mark.parametrize("folder", ["nimbus/hl7v2-messages", "mcode"])
+def test_real_records_split_over_files_read_whole(fixtures: Path, folder: str) -> None:
+    """Real folders whose records span files: one HL7 v2 message per Bundle, with two patients
+    in several messages; an mCODE patient in three documents. Read with whole_records, every
+    patient comes out once, as read_history of that patient reads it; without, the later
+    parts are repeats."""
+    source = fixtures / folder
+    split = list(riskcalc.read_histories(source, today=TODAY))
+    assert any(
+        isinstance(r, riskcalc.ReadFailure) and r.code == "input.patient_repeated" for r in split
+    )
+    whole = list(riskcalc.read_histories(source, today=TODAY, whole_records=True))
+    ids = [r.patient_id for r in whole if isinstance(r, riskcalc.PatientHistory)]
+    assert len(ids) == len(set(ids)) == len({r.patient_id for r in split if r.patient_id})
+    assert not [r for r in whole if isinstance(r, riskcalc.ReadFailure) and r.patient_id]
+    for r in whole:
+        if isinstance(r, riskcalc.PatientHistory):
+            assert r == riskcalc.read_history(source, patient_id=r.patient_id, today=TODAY)

@@ -72,3 +72,25 @@ def test_library_cli_and_score_agree(fixtures: Path, tmp_path: Path, default_mod
         capture_output=True,
     )
     assert cli_out.read_bytes() == out.read_bytes()
+
+
+def test_score_cli_reads_split_records_whole(fixtures: Path, tmp_path: Path) -> None:
+    """`riskcalc score --whole-records`: the HL7 v2 message Bundles' three patients scored
+    once each, no repeat in the errors file; without it, two repeats."""
+    folder = str(fixtures / "nimbus/hl7v2-messages")
+    runs = {}
+    for flag in ((), ("--whole-records",)):
+        out = tmp_path / f"scores{len(flag)}.csv"
+        cli = subprocess.run(
+            [
+                *RISKCALC,
+                *("score", folder, "--out", str(out), "--as-of", AS_OF.isoformat()),
+                *("--no-progress", *flag),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        errors = pd.read_csv(out.with_name(out.stem + ".errors.csv"))
+        runs[flag] = (cli.returncode, len(pd.read_csv(out)), list(errors["code"]))
+    assert runs[()] == (0, 3, ["input.patient_repeated"] * 2)
+    assert runs[("--whole-records",)] == (0, 3, [])

@@ -69,14 +69,7 @@ def test_a_patient_in_several_files_is_read_once_as_by_the_reader(
     expected = list(read_histories(edge_folder, today=TODAY))
     repeats = [r for r in expected if isinstance(r, ReadFailure) and r.patient_id == "p1"]
     assert [r.code for r in repeats] == ["input.patient_repeated"] * 2  # b-p1.json, the export
-    got = list(
-        histories_dask(
-            edge_folder,
-            scheduler=client,
-            today=TODAY,
-            tuning=Tuning(chunk_bytes=400_000, json_batch_bytes=1),
-        )
-    )
+    got = _one_file_a_task(client, edge_folder)
     assert got == expected
     ids = [r.patient_id for r in got if isinstance(r, PatientHistory)]
     assert len(ids) == len(set(ids))
@@ -97,6 +90,34 @@ def test_scores_of_a_patient_in_several_files_identical_on_cluster(
     assert [e["code"] for e in errors if e["patient_id"] == "p2"] == ["input.patient_repeated"]
 
 
+def _with_split_records(folder: Path, fixtures: Path) -> Path:
+    """``folder`` with real records split over JSON files beside its own: the HL7 v2 message
+    Bundles (two patients over several messages) and the mCODE documents (one patient in
+    three), each file its own task below."""
+    import shutil
+
+    for name in ("nimbus/hl7v2-messages", "mcode"):
+        shutil.copytree(fixtures / name, folder / name.replace("/", "-"))
+    return folder
+
+
+def test_whole_records_same_histories_as_reader(
+    client: Any, edge_folder: Path, fixtures: Path
+) -> None:
+    """The first pass indexed on the workers, one file a task, and the sets of files read as
+    one unit each: the reader's records with whole_records, in its order."""
+    src = _with_split_records(edge_folder, fixtures)
+    expected = list(read_histories(src, today=TODAY, whole_records=True))
+    assert expected != list(read_histories(src, today=TODAY))  # there is something to join
+    assert _one_file_a_task(client, src, whole_records=True) == expected
+
+
+def test_whole_records_scores_identical_on_cluster(
+    client: Any, edge_folder: Path, fixtures: Path, tmp_path: Path
+) -> None:
+    _scored_alike(client, _with_split_records(edge_folder, fixtures), tmp_path, whole_records=True)
+
+
 def test_scheduler_address(client: Any, fixtures: Path) -> None:
     src = fixtures / "mcode"
     address = client.scheduler.address
@@ -108,7 +129,9 @@ def test_scores_identical_on_cluster(client: Any, edge_folder: Path, tmp_path: P
     _scored_alike(client, edge_folder, tmp_path)
 
 
-def _scored_alike(client: Any, source: Path, tmp_path: Path) -> Path:
+def _scored_alike(
+    client: Any, source: Path, tmp_path: Path, *, whole_records: bool = False
+) -> Path:
     """Score ``source`` in-process and on the cluster; the same counts and the same bytes.
     Returns the in-process output."""
     model = _model_or_skip()
@@ -117,11 +140,25 @@ def _scored_alike(client: Any, source: Path, tmp_path: Path) -> Path:
 
     as_of = dt.date(2026, 6, 1)
     a, b = tmp_path / "local.parquet", tmp_path / "dask.parquet"
-    ra = score_cohort(source, a, as_of=as_of, model=model)
-    rb = score_cohort_dask(source, b, as_of=as_of, model=model, scheduler=client)
+    ra = score_cohort(source, a, as_of=as_of, model=model, whole_records=whole_records)
+    rb = score_cohort_dask(
+        source, b, as_of=as_of, model=model, scheduler=client, whole_records=whole_records
+    )
     assert ra == rb and rb.balanced
     assert a.read_bytes() == b.read_bytes()
     return a
+
+
+def _one_file_a_task(
+    client: Any, source: Path, *, whole_records: bool = False
+) -> list[PatientHistory | ReadFailure]:
+    """The cluster's histories of ``source``, each JSON file its own task."""
+    tuning = Tuning(chunk_bytes=400_000, json_batch_bytes=1)
+    return list(
+        histories_dask(
+            source, scheduler=client, today=TODAY, tuning=tuning, whole_records=whole_records
+        )
+    )
 
 
 def _bundle_of_patient(patient_id: str) -> bytes:
