@@ -143,3 +143,60 @@ def test_parse_json_reports_the_real_depth_and_the_real_syntax_error(
         _source.parse_json(b'{\n  "a": 1,\n  "b": }', "x.json", limits)
     assert (bad.value.code, bad.value.location) == ("input.json_syntax", "x.json:3:8")
     assert _source.parse_json(b'{"a": [[[1]]]}', "x.json", limits) == {"a": [[[1]]]}
+
+
+# --- a dict source: the depth told by orjson serialising it, else by a walk -------------------
+
+
+def _reference_value_depth(value: object) -> int:
+    """Deepest nesting of dicts and lists, as the walk of ``_check_dict_depth`` counts it."""
+    if isinstance(value, dict):
+        return 1 + max((_reference_value_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_reference_value_depth(v) for v in value), default=0)
+    return 0
+
+
+def test_the_serializer_limit_is_orjsons() -> None:
+    """The dict check relies on orjson serialising SERIALIZER_MAX_DEPTH levels, not one more."""
+    deepest = _source.SERIALIZER_MAX_DEPTH
+    nested_lists: object = 1
+    nested_dicts: object = 1
+    for _ in range(deepest):
+        nested_lists, nested_dicts = [nested_lists], {"a": nested_dicts}
+    assert orjson.dumps(nested_lists) and orjson.dumps(nested_dicts)
+    with pytest.raises(orjson.JSONEncodeError, match="[Rr]ecursion"):
+        orjson.dumps([nested_lists])
+    with pytest.raises(orjson.JSONEncodeError, match="[Rr]ecursion"):
+        orjson.dumps({"a": nested_dicts})
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_JSON, limit=st.integers(1, 6))
+def test_serialised_depth_equals_a_walk(value: object, limit: int) -> None:
+    assert _source._dumps_within_depth(value, limit) == (_reference_value_depth(value) <= limit)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": {1, 2}},  # a set: orjson refuses it, the walk does not look inside
+        {"a": ({"b": [[[[1]]]]},)},  # a tuple: orjson counts it, the walk does not open it
+        {1: [[[[1]]]]},  # a key that is not text
+        {"a": [[[[[1]]]]]},  # deeper than the limit
+        {"a": [[[1]]]},
+    ],
+)
+def test_dict_sources_get_the_walks_verdict(value: dict[object, object]) -> None:
+    """Whatever orjson makes of a dict, the check gives the verdict of the walk over it."""
+    from riskcalc.config import Limits
+    from riskcalc.errors import InputError
+
+    limits = Limits(max_depth=4)
+    deep = _reference_value_depth(value) > limits.max_depth
+    if deep:
+        with pytest.raises(InputError, match="nests deeper than the limit of 4") as error:
+            _source._check_dict_depth(value, limits)
+        assert error.value.code == "input.too_deep"
+    else:
+        _source._check_dict_depth(value, limits)
