@@ -652,13 +652,11 @@ def _encounter_severity(enc: dict[str, Any]) -> Severity | None:
             return Severity.CRITICAL
     for loc in _seq(enc.get("location")):
         if isinstance(loc, dict):
-            texts = [
-                (loc.get("location") or {}).get("display")
-                if isinstance(loc.get("location"), dict)
-                else None,
-                *_texts(loc.get("physicalType")),
-            ]
-            if any(isinstance(s, str) and _ICU.search(s) for s in texts):
+            place = loc.get("location")
+            display = place.get("display") if isinstance(place, dict) else None
+            if isinstance(display, str) and _ICU.search(display):
+                return Severity.CRITICAL
+            if any(_ICU.search(s) for s in _texts(loc.get("physicalType"))):
                 return Severity.CRITICAL
     return severity
 

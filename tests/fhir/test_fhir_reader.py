@@ -529,3 +529,56 @@ def test_a_cancer_that_has_come_back_is_warned(status: str, warned: bool) -> Non
     assert sources == (["Condition/k1"] if warned else [])
     report = riskcalc.assess(h, as_of="2024-01-01")
     assert ("cancer.returned_status" in {w.code for w in report.warnings}) is warned
+
+
+@pytest.mark.parametrize(
+    ("encounter", "severity"),
+    [
+        (
+            {
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "AMB",
+                }
+            },
+            Severity.MILD,
+        ),
+        (
+            {
+                "class": {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                    "code": "IMP",
+                }
+            },
+            Severity.HOSPITALISED,
+        ),
+        (
+            {"location": [{"location": {"display": "Medical intensive care unit"}}]},
+            Severity.CRITICAL,
+        ),
+        (
+            {
+                "location": [
+                    {"location": {"display": "Ward 4"}},
+                    {"physicalType": {"text": "ICU bed"}},
+                ]
+            },
+            Severity.CRITICAL,
+        ),
+        (
+            {"location": [{"physicalType": {"coding": [{"display": "Pediatric ICU"}]}}]},
+            Severity.CRITICAL,
+        ),
+        (
+            {"location": [{"location": {"display": "ICUville clinic"}}, "junk", {"location": 3}]},
+            None,
+        ),
+        ({"location": [{"location": {"display": 7}, "physicalType": {"text": ["ICU"]}}]}, None),
+    ],
+)
+def test_encounter_severity_from_class_and_location(
+    encounter: dict[str, object], severity: Severity | None
+) -> None:
+    from riskcalc.fhir._extract import _encounter_severity
+
+    assert _encounter_severity(encounter) is severity
