@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from riskcalc.config import Limits
 from riskcalc.errors import InputError
 from riskcalc.fhir._group import group
-from riskcalc.fhir._source import _unit_from_bytes, read_bytes
+from riskcalc.fhir._source import json_file_unit
 
 __all__ = ["FileIndex", "index_file", "index_files", "joined_files", "split_records"]
 
@@ -44,7 +43,7 @@ def index_file(path: str, limits: Limits) -> FileIndex | None:
     """The patients of one JSON file; None for a file that cannot be read (the read proper
     reports it, in its place)."""
     try:
-        grouping = group(_unit_from_bytes(read_bytes(Path(path), limits), path, limits, "json"))
+        grouping = group(json_file_unit(path, limits))
     except InputError:
         return None
     return FileIndex(path, frozenset(grouping.patients), frozenset(grouping.elsewhere))

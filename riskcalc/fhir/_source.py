@@ -614,11 +614,17 @@ def read_joined(paths: Sequence[str], limits: Limits) -> Iterator[Unit | InputEr
     units: list[Unit] = []
     for path in paths:
         try:
-            units.append(_unit_from_bytes(read_bytes(Path(path), limits), path, limits, "json"))
+            units.append(json_file_unit(path, limits))
         except InputError as exc:
             yield exc
     if units:
         yield join_units(units)
+
+
+def json_file_unit(path: str, limits: Limits) -> Unit:
+    """One JSON file of a folder as its own unit; raises :class:`InputError` if it cannot be
+    read."""
+    return _unit_from_bytes(read_bytes(Path(path), limits), path, limits, "json")
 
 
 def join_units(units: Sequence[Unit]) -> Unit:

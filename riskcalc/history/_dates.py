@@ -26,7 +26,7 @@ class Bound(StrEnum):
 
 class ParsedDate(NamedTuple):
     """A calendar date and whether it was widened from a partial date (a tuple: made per date
-    read, 0.1 µs against 0.5 µs for a frozen dataclass)."""
+    read, 0.39 µs against 0.53 µs for a frozen dataclass)."""
 
     date: dt.date
     partial: bool
@@ -64,20 +64,20 @@ def _full_day(value: str) -> dt.date | None:
     """The date of ``YYYY-MM-DD`` or ``YYYY-MM-DDT…`` by the C parser; None for anything else
     (partial dates, spaces, impossible days), which :func:`_parse_by_pattern` reads or refuses.
 
-    ``date.fromisoformat`` of those ten characters accepts what the pattern does and gives the
-    same date; most FHIR dates are full dates or dateTimes (0.5 µs against 1.3 µs a date).
+    What ``date.fromisoformat`` accepts of those ten characters the pattern accepts too, with
+    the same date; what it refuses (digits of other scripts among them) goes to the pattern. Most
+    FHIR dates are full dates or dateTimes: 0.8 µs a date this way, 1.6 µs by the pattern.
     """
-    if len(value) >= 10 and value[4] == "-" and value[7] == "-":
-        if len(value) == 10:
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                return None
-        if value[10] == "T":
-            try:
-                return dt.date.fromisoformat(value[:10])
-            except ValueError:
-                return None
+    if (
+        len(value) >= 10
+        and value[4] == "-"
+        and value[7] == "-"
+        and (len(value) == 10 or value[10] == "T")
+    ):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
     return None
 
 
