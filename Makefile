@@ -13,7 +13,7 @@ else
 PYTEST_MARK := -m "not fuzz"
 endif
 
-.PHONY: install app test lint typecheck pytest bench model fuzz docs clean
+.PHONY: install app test lint typecheck pytest bench model fuzz screenshots docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ model: $(STAMP)
 
 fuzz: $(STAMP)
 	RISKCALC_FUZZ_EXAMPLES=$${RISKCALC_FUZZ_EXAMPLES:-4000} $(BIN)/pytest -m fuzz tests/test_fuzz.py -p no:randomly
+
+# The pictures of the docs (docs/images/), taken by the browser tests in headless Chromium.
+screenshots: $(STAMP)
+	RISKCALC_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/pytest tests/app/test_app_browser.py tests/app/test_app_smart_browser.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

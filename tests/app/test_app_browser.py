@@ -2,8 +2,9 @@
 
 Starts the app as `riskcalc app` would (same command line) on 127.0.0.1 and a free port,
 uploads a Synthea bundle from the shared fixtures, checks that the risk, the timeline and the
-research-use statement render, tries a what-if, and saves screenshots to docs/images/ for
-docs/clinicians/app.md. Marked slow. Without Chromium or Playwright it skips, except under CI
+research-use statement render, tries a what-if, and saves screenshots: to a temporary folder,
+or to ``$RISKCALC_SCREENSHOT_DIR`` (``make screenshots`` sets it to docs/images/, the pictures of
+docs/clinicians/app.md), so that a test run leaves the working tree as it was. Marked slow. Without Chromium or Playwright it skips, except under CI
 (env var CI set), where it fails: CI must install what it needs.
 """
 
@@ -14,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +28,10 @@ import riskcalc
 from riskcalc.cli._app import streamlit_command
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = Path(os.environ.get("RISKCALC_SCREENSHOT_DIR", ROOT / "docs" / "images"))
+IMAGES = Path(
+    os.environ.get("RISKCALC_SCREENSHOT_DIR")
+    or Path(tempfile.gettempdir()) / "riskcalc-screenshots"
+)
 CHROMIUM = Path(os.environ.get("RISKCALC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
