@@ -113,8 +113,7 @@ def _scoring_pieces(history: PatientHistory, model: RiskModel) -> dict[str, floa
     histories its drivers and hypotheticals add."""
     scored = _Scored.of([_Case(history, AS_OF, None)], detail=True)
     detail = scored.detail(0, scored.awakening[0].background)
-    rows = [scored.rows[:1], detail.driver_rows, detail.counterfactual_rows]
-    every_row = np.concatenate(rows)
+    every_row = np.concatenate([scored.rows[:1], detail.driver_rows, detail.counterfactual_rows])
     histories = [history, *(h for _, h in counterfactual_histories(history, AS_OF).values())]
     dates = [AS_OF] * len(histories)
     scores = [r.score for r in scored.awakening]

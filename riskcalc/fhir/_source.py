@@ -652,8 +652,8 @@ def _dumps_within_depth(value: Any, limit: int) -> bool:
     A True is exact: orjson counts every dict and list the walk of :func:`_check_dict_depth`
     counts (and any other container it serialises). A False sends the caller to the walk, which
     gives the depth. The serialised copy is made and dropped (a dict source's Python objects
-    take several times its JSON); the walk it saves costs 5.7 ms for a 0.6 MB CDS Hooks
-    prefetch, the copy 0.6 ms (docs/performance.md).
+    take several times its JSON); the walk it saves costs 8-11 times as much on a 0.6 MB CDS
+    Hooks prefetch (figures in docs/performance.md).
     """
     wrapped = value
     for _ in range(SERIALIZER_MAX_DEPTH - limit):

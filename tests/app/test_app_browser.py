@@ -4,8 +4,9 @@ Starts the app as `riskcalc app` would (same command line) on 127.0.0.1 and a fr
 uploads a Synthea bundle from the shared fixtures, checks that the risk, the timeline and the
 research-use statement render, tries a what-if, and saves screenshots: to a temporary folder,
 or to ``$RISKCALC_SCREENSHOT_DIR`` (``make screenshots`` sets it to docs/images/, the pictures of
-docs/clinicians/app.md), so that a test run leaves the working tree as it was. Marked slow. Without Chromium or Playwright it skips, except under CI
-(env var CI set), where it fails: CI must install what it needs.
+docs/clinicians/app.md), so that a test run leaves the working tree as it was. Marked slow.
+Without Chromium or Playwright it skips, except under CI (env var CI set), where it fails: CI
+must install what it needs.
 """
 
 from __future__ import annotations

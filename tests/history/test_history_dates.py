@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,9 +11,11 @@ from hypothesis import strategies as st
 from riskcalc.history._dates import Bound, ParsedDate, _parse_by_pattern, parse_fhir_date
 
 
-def _outcome(parse: object, value: str, bound: Bound) -> ParsedDate | str:
+def _outcome(
+    parse: Callable[[str, Bound], ParsedDate], value: str, bound: Bound
+) -> ParsedDate | str:
     try:
-        return parse(value, bound)  # type: ignore[operator]
+        return parse(value, bound)
     except ValueError:
         return "refused"
 
