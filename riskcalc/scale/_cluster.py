@@ -14,6 +14,10 @@ from riskcalc.errors import ConfigError
 if TYPE_CHECKING:
     from distributed import Client
 
+#: Where a LocalCluster's scheduler serves its health and metrics pages: any free port of the
+#: loopback (Dask's default, 8787 on every interface, is taken by the first cluster on a machine).
+LOCAL_HTTP: dict[str, str] = {"dashboard_address": "127.0.0.1:0"}
+
 #: What callers may pass as ``scheduler``: an address (``tcp://host:8786``), a connected
 #: ``distributed.Client``, or None for a LocalCluster with one single-threaded worker per core.
 Scheduler = Any
@@ -64,6 +68,10 @@ def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) ->
     each (the per-patient functions are pure Python: threads would share one GIL), no
     dashboard, and its spill files in a temporary folder removed on exit (Dask's default,
     ``/tmp/dask-scratch-space``, is shared by every run on the machine).
+
+    Without a dashboard the scheduler still serves ``/health`` and ``/metrics``, on port 8787
+    unless told otherwise: :data:`LOCAL_HTTP` puts them on a free port of the loopback, so that
+    two clusters (two runs, or a run beside a user's own cluster) neither collide nor warn.
     """
     distributed = _import_distributed()
     if scheduler is not None and not isinstance(scheduler, str):
@@ -93,6 +101,7 @@ def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) ->
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                scheduler_kwargs=LOCAL_HTTP,
             )
             client = distributed.Client(cluster)
             try:

@@ -20,6 +20,7 @@ from scale_helpers import TODAY
 from riskcalc.fhir import read_histories
 from riskcalc.history import PatientHistory, ReadFailure
 from riskcalc.scale import Tuning, histories_dask
+from riskcalc.scale._cluster import LOCAL_HTTP
 
 distributed = pytest.importorskip("distributed")
 
@@ -32,7 +33,11 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with (
         dask.config.set({"temporary-directory": str(scratch)}),
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs=LOCAL_HTTP,
         ) as cluster,
         distributed.Client(cluster) as c,
     ):
@@ -250,7 +255,11 @@ def test_workers_that_cannot_import_riskcalc_are_refused_with_a_config_error(
     # a worker thread of an in-process cluster shares this interpreter's modules: with the entry
     # set to None, its `import riskcalc.report` fails for real
     with distributed.LocalCluster(
-        n_workers=1, processes=False, dashboard_address=None, worker_dashboard_address=None
+        n_workers=1,
+        processes=False,
+        dashboard_address=None,
+        worker_dashboard_address=None,
+        scheduler_kwargs=LOCAL_HTTP,
     ) as cluster:
         monkeypatch.setitem(sys.modules, "riskcalc.report", None)
         with (
@@ -258,3 +267,19 @@ def test_workers_that_cannot_import_riskcalc_are_refused_with_a_config_error(
             dask_client(cluster.scheduler_address),
         ):
             pass
+
+
+def test_a_cluster_of_our_own_serves_its_health_page_on_a_free_loopback_port(
+    client: Any, recwarn: pytest.WarningsRecorder
+) -> None:
+    """The module's cluster is running beside it, and Dask's default port for the health page
+    (8787) may be taken by it or by anything else: riskcalc's own cluster neither collides nor
+    warns."""
+    from riskcalc.scale import dask_client
+
+    with dask_client(n_workers=1) as own:
+        server = own.cluster.scheduler.http_server
+        assert server.address == "127.0.0.1"
+        assert server.port not in (0, 8787)
+        assert own.submit(sum, [1, 2]).result() == 3
+    assert [str(w.message) for w in recwarn if "already in use" in str(w.message)] == []
