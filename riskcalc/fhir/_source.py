@@ -32,6 +32,8 @@ _JSON_SUFFIXES = (".json",)
 _NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 _COMPRESSED = (".gz", ".bz2")
 _BOM = b"\xef\xbb\xbf"
+#: The byte order marks of UTF-16 (little-endian, big-endian): a hint in the encoding error.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _OPEN = b"{["
 _CLOSE = b"}]"
 _NONSPACE = re.compile(rb"\S")
@@ -337,10 +339,42 @@ def _loads_within_depth(data: bytes, limit: int) -> tuple[bool, Any]:
     return True, value
 
 
-def _syntax_error(exc: orjson.JSONDecodeError, label: str, line_offset: int = 0) -> InputError:
+def _first_non_utf8(data: bytes) -> tuple[int, int, str] | None:
+    """Where ``data`` first stops being UTF-8: ``(line from 1, byte of that line from 1, what is
+    there)``; None if it is UTF-8 throughout.
+
+    orjson says only "str is not valid UTF-8: surrogates not allowed" at line 1, column 1,
+    whatever the byte and wherever it is; Python's decoder finds the byte (the error path only).
+
+    >>> _first_non_utf8('{"family": "Müller"}'.encode("latin-1"))
+    (1, 14, '0xfc (invalid start byte)')
+    >>> _first_non_utf8('{"family": "Müller"}'.encode()) is None
+    True
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        what = f"0x{data[exc.start]:02x} ({exc.reason})"
+        if data.startswith(_UTF16_BOMS):
+            what += "; the text starts with the byte order mark of UTF-16"
+        return data.count(b"\n", 0, exc.start) + 1, exc.start - line_start + 1, what
+    return None
+
+
+def _syntax_error(exc: orjson.JSONDecodeError, data: bytes, label: str) -> InputError:
     if "utf-8" in str(exc).lower():
-        return InputError("input.encoding", f"{label} is not UTF-8 text: {exc}", location=label)
-    where = f"{label}:{exc.lineno + line_offset}:{exc.colno}"
+        first_bad = _first_non_utf8(data)
+        if first_bad is None:  # orjson's word for it, if Python's decoder finds nothing wrong
+            return InputError("input.encoding", f"{label} is not UTF-8 text: {exc}", location=label)
+        line, byte, what = first_bad
+        return InputError(
+            "input.encoding",
+            f"{label} is not UTF-8 text: line {line}, byte {byte} of the line is {what}; "
+            "save the file as UTF-8",
+            location=f"{label}:{line}:{byte}",
+        )
+    where = f"{label}:{exc.lineno}:{exc.colno}"
     if "depth limit" in str(exc).lower():
         # orjson's own nesting limit (1024), reached when Limits.max_depth was raised above it
         return InputError(
@@ -373,7 +407,7 @@ def parse_json(data: bytes, label: str, limits: Limits) -> Any:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise _syntax_error(exc, label) from exc
+            raise _syntax_error(exc, data, label) from exc
 
 
 def parse_ndjson(data: bytes, label: str, limits: Limits, unit: Unit, *, is_log: bool) -> None:
@@ -427,7 +461,12 @@ def ndjson_lines(
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            yield lineno, line, f"not JSON: {exc.msg}"
+            first_bad = _first_non_utf8(line) if "utf-8" in exc.msg.lower() else None
+            if first_bad is None:
+                yield lineno, line, f"not JSON: {exc.msg}"
+            else:
+                _, byte, what = first_bad
+                yield lineno, line, f"not UTF-8 text: byte {byte} of the line is {what}"
             continue
         if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
             yield lineno, line, value

@@ -172,6 +172,51 @@ def test_bad_json_raises_with_code_and_location(fixtures: Path) -> None:
     assert info.value.location and info.value.location.endswith(":15:11")
 
 
+RAYMOND = "nimbus/synthea-covid/Raymond398_Ziemann98_6aea0b29-c091-8809-bf10-f926c27e1bb7.json"
+
+
+def test_a_record_saved_as_latin_1_is_refused_at_its_first_accented_byte(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    text = (fixtures / RAYMOND).read_text(encoding="utf-8")
+    first = next(i for i, ch in enumerate(text) if ord(ch) > 0x7F)  # an "é" (line 206)
+    line = text.count("\n", 0, first) + 1
+    column = first - text.rfind("\n", 0, first)  # Latin-1: one byte a character
+    path = tmp_path / "latin1.json"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(path)
+    assert info.value.code == "input.encoding"
+    assert info.value.location == f"{path}:{line}:{column}"
+    assert f"line {line}, byte {column} of the line is 0x{ord(text[first]):02x}" in str(info.value)
+
+
+def test_a_record_saved_as_utf_16_is_refused_with_the_reason(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "utf16.json"
+    path.write_bytes((fixtures / RAYMOND).read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(InputError) as info:
+        riskcalc.read_history(path)
+    assert info.value.code == "input.encoding"
+    assert info.value.location == f"{path}:1:1"
+    assert "byte order mark of UTF-16" in str(info.value)
+
+
+def test_an_ndjson_line_not_in_utf_8_is_a_bad_line_that_names_its_byte(tmp_path: Path) -> None:
+    good = b'{"resourceType":"Patient","id":"a"}'
+    bad = '{"resourceType":"Patient","id":"b","name":[{"family":"Müller"}]}'.encode("latin-1")
+    (tmp_path / "Patient.ndjson").write_bytes(good + b"\n" + bad + b"\n")
+    [history] = riskcalc.read_histories(tmp_path, today=TODAY)
+    assert isinstance(history, PatientHistory) and history.patient_id == "a"
+    [warning] = [w for w in history.warnings if w.code == "ndjson.bad_line"]
+    byte = bad.index(b"\xfc") + 1
+    assert (
+        warning.message == f"not UTF-8 text: byte {byte} of the line is 0xfc (invalid start byte)"
+    )
+    assert warning.source == f"{tmp_path / 'Patient.ndjson'}:2"
+
+
 def test_folder_with_bad_file_yields_failure_and_goes_on(fixtures: Path) -> None:
     results = list(riskcalc.read_histories(fixtures / "invalid", today=TODAY))
     failures = [r for r in results if isinstance(r, ReadFailure)]

@@ -397,7 +397,9 @@ def test_folder_of_bundles_with_every_kind_of_broken_file(tmp_path: Path) -> Non
         (tmp_path / f"good{i}.json").write_bytes(raw(b))
     (tmp_path / "truncated.json").write_bytes(GOOD[:50])
     (tmp_path / "empty.json").write_bytes(b"")
-    (tmp_path / "latin1.json").write_bytes(GOOD.replace(b"1960", b"19\xe90"))
+    latin1 = GOOD.replace(b"1960", b"19\xe90")
+    (tmp_path / "latin1.json").write_bytes(latin1)
+    accented = latin1.index(b"\xe9") + 1  # where the encoding error points
     (tmp_path / "null.json").write_bytes(b"null")
     (tmp_path / "nopatient.json").write_bytes(raw(bundle(cancer())))
     (tmp_path / "corrupt.json.gz").write_bytes(gzip.compress(GOOD)[:-12])
@@ -414,7 +416,7 @@ def test_folder_of_bundles_with_every_kind_of_broken_file(tmp_path: Path) -> Non
         ("corrupt.json.gz", "input.decompression"),
         ("deep.json", "input.too_deep"),
         ("empty.json:1:1", "input.json_syntax"),
-        ("latin1.json", "input.encoding"),
+        (f"latin1.json:1:{accented}", "input.encoding"),
         ("nopatient.json", "input.no_patient"),
         ("notgzip.json.gz", "input.decompression"),
         ("null.json", "input.not_fhir"),
