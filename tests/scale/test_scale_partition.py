@@ -180,6 +180,23 @@ def test_task_bodies_run_with_the_collector_paused_and_restore_it() -> None:
     assert gc.isenabled()
 
 
+def test_results_reach_the_driver_as_one_buffer_and_come_back_equal(fixtures: Path) -> None:
+    import gc
+
+    from riskcalc.scale._engine import _received, _to_driver
+
+    histories = list(read_histories(fixtures / "smart-bulk-10", today=TODAY))
+
+    @_to_driver
+    def body(n: int) -> list[PatientHistory | ReadFailure]:
+        return histories[:n]
+
+    blob = body(len(histories))
+    assert isinstance(blob, bytes)
+    assert _received(blob) == histories
+    assert gc.isenabled()
+
+
 def test_bundle_lines_in_ndjson_keep_their_entries_locations(tmp_path: Path) -> None:
     """An NDJSON line holding a Bundle: its entries are routed one by one, and each keeps its
     fullUrl and its location (``file:line#entry[k].resource``) through the packed pieces."""
