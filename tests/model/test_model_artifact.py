@@ -139,6 +139,24 @@ def test_untrusted_type_refuses_to_load(artifact: tuple[RiskModel, Path], tmp_pa
     assert err.value.code == "model.untrusted_type"
 
 
+def test_a_model_file_that_is_not_skops_is_incompatible(
+    artifact: tuple[RiskModel, Path], tmp_path: Path
+) -> None:
+    _, out = artifact
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    (copy / "model_24m.skops").write_bytes(b"not a zip archive")
+    from riskcalc.model._artifact import sha256_file
+
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["model_24m.skops"] = sha256_file(copy / "model_24m.skops")
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError) as err:
+        load_model(copy)
+    assert err.value.code == "model.incompatible"
+    assert "model_24m.skops" in err.value.message
+
+
 def test_missing_artifact(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
         load_model(tmp_path / "nothing")
