@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -120,39 +121,41 @@ def test_changed_file_refuses_to_load(artifact: tuple[RiskModel, Path], tmp_path
     assert err.value.code == "model.hash_mismatch"
 
 
-def test_untrusted_type_refuses_to_load(artifact: tuple[RiskModel, Path], tmp_path: Path) -> None:
-    _, out = artifact
-    copy = tmp_path / "m"
-    shutil.copytree(out, copy)
-    # a file holding a type outside the allow-list, with a manifest updated to match
-    from sklearn.preprocessing import FunctionTransformer
-
-    sio.dump(FunctionTransformer(func=print), copy / "model_24m.skops")
-    assert set(sio.get_untrusted_types(file=copy / "model_24m.skops")) - ALLOWED_TYPES
+def _with_model_file(out: Path, copy: Path, write: Callable[[Path], object]) -> Path:
+    """A copy of the artifact ``out`` whose 24-month model file ``write`` replaces, with its
+    manifest updated to match (so that only the file's content is wrong)."""
     from riskcalc.model._artifact import sha256_file
 
+    shutil.copytree(out, copy)
+    target = copy / "model_24m.skops"
+    write(target)
     manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["files"]["model_24m.skops"] = sha256_file(copy / "model_24m.skops")
+    manifest["files"][target.name] = sha256_file(target)
     (copy / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+def test_untrusted_type_refuses_to_load(artifact: tuple[RiskModel, Path], tmp_path: Path) -> None:
+    from sklearn.preprocessing import FunctionTransformer
+
+    _, out = artifact
+    target = _with_model_file(
+        out, tmp_path / "m", lambda f: sio.dump(FunctionTransformer(func=print), f)
+    )
+    assert set(sio.get_untrusted_types(file=target)) - ALLOWED_TYPES
     with pytest.raises(ModelError) as err:
-        load_model(copy)
+        load_model(tmp_path / "m")
     assert err.value.code == "model.untrusted_type"
+    assert "builtins.print" in err.value.message
 
 
 def test_a_model_file_that_is_not_skops_is_incompatible(
     artifact: tuple[RiskModel, Path], tmp_path: Path
 ) -> None:
     _, out = artifact
-    copy = tmp_path / "m"
-    shutil.copytree(out, copy)
-    (copy / "model_24m.skops").write_bytes(b"not a zip archive")
-    from riskcalc.model._artifact import sha256_file
-
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["files"]["model_24m.skops"] = sha256_file(copy / "model_24m.skops")
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    _with_model_file(out, tmp_path / "m", lambda f: f.write_bytes(b"not a zip archive"))
     with pytest.raises(ModelError) as err:
-        load_model(copy)
+        load_model(tmp_path / "m")
     assert err.value.code == "model.incompatible"
     assert "model_24m.skops" in err.value.message
 
