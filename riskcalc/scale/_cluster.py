@@ -60,6 +60,16 @@ def _warm(client: Client) -> None:
         ) from exc
 
 
+def _stop_heartbeat(dask_worker: Any) -> None:
+    """Stop a worker's heartbeat to the scheduler: run on our own workers before their cluster
+    closes. A heartbeat in flight while the scheduler removes the worker fails with a closed
+    stream, and the worker logs it as an error with its traceback (seen once, in the
+    100,000-patient training benchmark, seconds before its cluster closed: nothing was lost)."""
+    callback = dask_worker.periodic_callbacks.get("heartbeat")
+    if callback is not None:
+        callback.stop()
+
+
 @contextmanager
 def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) -> Iterator[Client]:
     """A client for ``scheduler``; a LocalCluster (closed on exit) when it is None.
@@ -110,6 +120,7 @@ def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) ->
                 client.wait_for_workers(workers, timeout=60)
                 _warm(client)
                 yield client
+                client.run(_stop_heartbeat, on_error="ignore")
             finally:
                 client.close()
                 cluster.close()

@@ -283,3 +283,24 @@ def test_a_cluster_of_our_own_serves_its_health_page_on_a_free_loopback_port(
         assert server.port not in (0, 8787)
         assert own.submit(sum, [1, 2]).result() == 3
     assert [str(w.message) for w in recwarn if "already in use" in str(w.message)] == []
+
+
+def test_our_own_workers_stop_their_heartbeat_before_the_cluster_closes(client: Any) -> None:
+    """A heartbeat in flight while the closing scheduler removes its worker is logged by the
+    worker as an error with a traceback; riskcalc stops the heartbeats of the workers it owns
+    first. The stop works on this version's workers (and is undone here for the module's
+    cluster)."""
+    from riskcalc.scale._cluster import _stop_heartbeat
+
+    def heartbeat_running(dask_worker: Any) -> bool:
+        return bool(dask_worker.periodic_callbacks["heartbeat"].is_running())
+
+    def restart(dask_worker: Any) -> None:
+        dask_worker.periodic_callbacks["heartbeat"].start()
+
+    assert set(client.run(heartbeat_running).values()) == {True}
+    try:
+        client.run(_stop_heartbeat)
+        assert set(client.run(heartbeat_running).values()) == {False}
+    finally:
+        client.run(restart)
