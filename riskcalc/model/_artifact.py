@@ -178,7 +178,9 @@ def _load_skops(path: Path) -> Any:
         ) from None
     except (zipfile.BadZipFile, ValueError, KeyError) as exc:
         raise ModelError(
-            "model.incompatible", f"{path.name} is not a skops file", location=str(path)
+            "model.incompatible",
+            f"{path.name} is not a skops file this riskcalc can read ({type(exc).__name__}: {exc})",
+            location=str(path),
         ) from exc
 
 
