@@ -106,7 +106,10 @@ def score_cohort_dask(
         A Dask scheduler address (``tcp://host:8786``), a ``distributed.Client``, or None for a
         LocalCluster with one single-threaded worker process per core.
     on_progress
-        Called with the number of patients written after every chunk.
+        Called with the number of patients scored (or failed) as each part of the cohort comes
+        back from the cluster: a batch of JSON files, a partition of the NDJSON export. The
+        export's rows are written once every partition is back (they are merged by patient id),
+        so a bar fed by it moves while the cluster works rather than at the end.
     limits
         The reader's limits.
     tuning
@@ -160,8 +163,9 @@ def score_cohort_dask(
             limits=limits,
             tuning=tuning or Tuning(),
             whole_records=whole_records,
+            on_received=on_progress,
         )
-        return write_results(_rechunk(units, CHUNK_PATIENTS), out, on_progress=on_progress)
+        return write_results(_rechunk(units, CHUNK_PATIENTS), out)
 
 
 def histories_dask(

@@ -14,6 +14,7 @@ import functools
 import heapq
 import math
 import operator
+import queue
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -262,9 +263,11 @@ class _Run:
         finish: Finish,
         finish_kwargs: dict[str, Any],
         whole_records: bool = False,
+        on_received: Callable[[int], object] | None = None,
     ) -> None:
         self.client, self.plan, self.today, self.limits = client, plan, today, limits
         self.whole_records = whole_records
+        self.on_received = on_received
         self.tuning, self.finish, self.finish_kwargs = tuning, finish, finish_kwargs
         self.token = uuid.uuid4().hex[:8]
         self._failures: dict[int, ReadFailure] = dict(plan.failures)
@@ -347,18 +350,22 @@ class _Run:
         ledger = PatientLedger()
         for kind, value in self._segments():
             if kind == "json":
-                yield [
-                    self._once(ledger, pid, path, done)
-                    for pid, path, done in json_futures[value].result()
-                ]
+                batch = json_futures[value].result()
                 json_futures[value].release()
+                self._received(len(batch))
+                yield [self._once(ledger, pid, path, done) for pid, path, done in batch]
             elif kind == "failure":
+                self._received(1)
                 yield self.finish([value], **self.finish_kwargs)
             elif pool is not None:
                 for tagged in pool():
                     yield [
                         self._once(ledger, pid, self.plan.pool_label, done) for pid, done in tagged
                     ]
+
+    def _received(self, n_results: int) -> None:
+        if self.on_received is not None:
+            self.on_received(n_results)
 
     def _once(self, ledger: PatientLedger, patient_id: str | None, label: str, done: Any) -> Any:
         """``done``, or the output of the failure that replaces a patient read before."""
@@ -476,7 +483,9 @@ class _Run:
                 self.finish,
                 self._finish_args_for(None),
             )
-            yield _received(fut.result())
+            whole: list[tuple[str | None, Any]] = _received(fut.result())
+            self._received(len(whole))
+            yield whole
             return
         p = self.n_partitions
         context_f = self.submit("context", _identity, context)
@@ -504,18 +513,30 @@ class _Run:
             for j in range(p)
         ]
         del pieces, columns
-        yield list(heapq.merge(*_as_received(parts), key=operator.itemgetter(0)))
+        done = _as_received(parts, on_each=lambda part: self._received(len(part)))
+        yield list(heapq.merge(*done, key=operator.itemgetter(0)))
 
 
-def _as_received(futures: list[Any]) -> list[Any]:
-    """The results of :func:`_to_driver` tasks, in order, each fetched and unpickled as soon as
-    it is done, while later ones run (they are placed to finish in about this order: see
-    :meth:`_Run._home`): unpickling the histories of a 20,000-patient cohort took the driver
-    1.5-2.7 s, all of it after the last partition when the results were gathered together."""
-    results: list[Any] = []
-    for future in futures:
-        results.append(_received(future.result()))
-        future.release()
+def _as_received(futures: list[Any], on_each: Callable[[Any], object] | None = None) -> list[Any]:
+    """The results of :func:`_to_driver` tasks, in the order of ``futures``, each fetched and
+    unpickled as soon as it is done, while the others run; ``on_each`` is called with each
+    result in the order they are done.
+
+    Unpickling the histories of a 20,000-patient cohort took the driver 1.5-2.7 s, all of it
+    after the last partition when the results were gathered together. Taken in the order of
+    ``futures`` instead, they waited on the slowest first: a worker ran its partitions 3, 5
+    then 1, and the driver, waiting for 1, took all but one at the end.
+    """
+    done: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for j, future in enumerate(futures):
+        future.add_done_callback(lambda _, j=j: done.put(j))
+    results: list[Any] = [None] * len(futures)
+    for _ in futures:
+        j = done.get()
+        results[j] = _received(futures[j].result())
+        futures[j].release()
+        if on_each is not None:
+            on_each(results[j])
     return results
 
 
@@ -542,9 +563,14 @@ def run_ordered(
     limits: Limits = DEFAULT_LIMITS,
     tuning: Tuning = Tuning(),
     whole_records: bool = False,
+    on_received: Callable[[int], object] | None = None,
 ) -> Iterator[list[Any]]:
     """``finish`` applied to every read result of ``source``, in :func:`read_histories` order
-    (with ``whole_records``, that of ``read_histories(source, whole_records=True)``)."""
+    (with ``whole_records``, that of ``read_histories(source, whole_records=True)``).
+
+    ``on_received`` is called with the number of results of each part of the work (a batch of
+    JSON files, a partition of the NDJSON pool, a file refused whole) as it comes back to this
+    process: the pool's partitions come back one by one but are yielded together, merged."""
     plan = plan_folder(source, chunk_bytes=tuning.chunk_bytes, limits=limits)
     run = _Run(
         client,
@@ -555,5 +581,6 @@ def run_ordered(
         finish=finish,
         finish_kwargs=finish_kwargs,
         whole_records=whole_records,
+        on_received=on_received,
     )
     return run.results()

@@ -24,6 +24,9 @@ class _Done:
     def release(self) -> None:
         pass
 
+    def add_done_callback(self, callback: Any) -> None:
+        callback(self)  # done from the start
+
 
 class SyncClient:
     """Runs every task at once in this process: the engine's logic without a cluster."""

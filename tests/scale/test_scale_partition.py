@@ -156,6 +156,27 @@ def test_scores_identical_to_in_process(edge_folder: Path, tmp_path: Path, suffi
     assert ea.read_bytes() == eb.read_bytes()
 
 
+def test_progress_comes_part_by_part(edge_folder: Path, tmp_path: Path) -> None:
+    """A progress bar fed by ``on_progress`` moves as each part of the work comes back (the JSON
+    batch, each of the export's partitions), not once when the merged rows are written: the
+    edge folder's 7 patients are fewer than one chunk of the writer."""
+    model = _model_or_skip()
+    from riskcalc.scale import score_cohort_dask
+
+    calls: list[int] = []
+    rec = score_cohort_dask(
+        edge_folder,
+        tmp_path / "scores.csv",
+        as_of=dt.date(2026, 6, 1),
+        model=model,
+        scheduler=SyncClient(),
+        tuning=Tuning(chunk_bytes=300, n_partitions=3),
+        on_progress=calls.append,
+    )
+    assert len(calls) >= 3
+    assert sum(calls) == rec.read
+
+
 def _model_or_skip():  # type: ignore[no-untyped-def]
     from riskcalc.errors import RiskCalcError
 
