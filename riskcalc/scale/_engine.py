@@ -132,13 +132,6 @@ def _identity(value: T) -> T:
     return value
 
 
-@_collector_paused
-def _unpickled(blob: bytes) -> Any:
-    """The finish arguments, unpickled in the task's thread (a worker's event loop, which
-    unpickles a task's own arguments, serves transfers meanwhile)."""
-    return _received(blob)
-
-
 def _pick(value: Sequence[Any], index: int) -> Any:
     return value[index]
 
@@ -307,8 +300,10 @@ class _Run:
         holder pickling it on its event loop, the other unpickling it), both workers idle. The
         arguments are pickled once, here, as Dask would (pickle, or cloudpickle for what pickle
         cannot take), and sent once, as one task's bytes; each worker's copy is a task that
-        fetches those bytes (a plain buffer: nothing to pickle) and unpickles them. Copies are
-        tasks, not scattered data: a copy lost with its worker is made again from its task.
+        fetches those bytes (a plain buffer: nothing to pickle) and unpickles them in the task's
+        thread (:func:`_received`), while the worker's event loop, which would unpickle a task's
+        own arguments, serves transfers. Copies are tasks, not scattered data: a copy lost with
+        its worker is made again from its task.
         """
         from distributed.protocol import pickle
 
@@ -316,7 +311,7 @@ class _Run:
         pickled = self.submit("finish-args-pickled", _identity, blob, priority=1)
         workers: list[str | None] = [*self.workers] or [None]
         return {
-            w: self.submit(f"finish-args-{i}", _unpickled, pickled, worker=w, priority=1)
+            w: self.submit(f"finish-args-{i}", _received, pickled, worker=w, priority=1)
             for i, w in enumerate(workers)
         }
 
@@ -352,10 +347,10 @@ class _Run:
             if kind == "json":
                 batch = json_futures[value].result()
                 json_futures[value].release()
-                self._received(len(batch))
+                self._count(len(batch))
                 yield [self._once(ledger, pid, path, done) for pid, path, done in batch]
             elif kind == "failure":
-                self._received(1)
+                self._count(1)
                 yield self.finish([value], **self.finish_kwargs)
             elif pool is not None:
                 for tagged in pool():
@@ -363,7 +358,8 @@ class _Run:
                         self._once(ledger, pid, self.plan.pool_label, done) for pid, done in tagged
                     ]
 
-    def _received(self, n_results: int) -> None:
+    def _count(self, n_results: int) -> None:
+        """Report results back on this process (``on_received``)."""
         if self.on_received is not None:
             self.on_received(n_results)
 
@@ -483,9 +479,7 @@ class _Run:
                 self.finish,
                 self._finish_args_for(None),
             )
-            whole: list[tuple[str | None, Any]] = _received(fut.result())
-            self._received(len(whole))
-            yield whole
+            yield _as_received([fut], on_each=lambda whole: self._count(len(whole)))[0]
             return
         p = self.n_partitions
         context_f = self.submit("context", _identity, context)
@@ -513,7 +507,7 @@ class _Run:
             for j in range(p)
         ]
         del pieces, columns
-        done = _as_received(parts, on_each=lambda part: self._received(len(part)))
+        done = _as_received(parts, on_each=lambda part: self._count(len(part)))
         yield list(heapq.merge(*done, key=operator.itemgetter(0)))
 
 
