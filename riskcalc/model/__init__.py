@@ -11,7 +11,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from riskcalc.errors import ModelError
-from riskcalc.model._artifact import ALLOWED_TYPES, ENV_MODEL_DIR, load_artifact, save_model
+from riskcalc.model._artifact import (
+    ALLOWED_TYPES,
+    ENV_MODEL_DIR,
+    compile_artifact,
+    load_artifact,
+    save_model,
+)
 from riskcalc.model._cohort import LabelledCohort, prepare_cohort, read_cohort
 from riskcalc.model._estimator import INTERVAL_LEVEL, INTERVAL_METHOD, Prediction
 from riskcalc.model._evaluate import EvaluationReport, evaluate
@@ -38,6 +44,7 @@ __all__ = [
     "Prediction",
     "RiskModel",
     "build_risk_set",
+    "compile_artifact",
     "default_model_dir",
     "evaluate",
     "ipcw_labels",

@@ -4,6 +4,8 @@ Layout (every file listed in ``manifest.json`` with its SHA-256, checked on load
 
     model_24m.skops ...        one calibrated classifier per horizon (skops, never pickle)
     comparison_24m.skops       the model without infection features (default horizon)
+    compiled.npz               the classifiers compiled (riskcalc.model._compiled), with the
+                               SHA-256 of each skops file they were compiled from
     model.json                 format and schema versions, horizons, interval scales, ranges, info
     feature_schema.json        the feature schema the model was trained on
     training_data.json         what the model was trained on (simulated or not), counts, exclusions
@@ -14,6 +16,7 @@ Layout (every file listed in ``manifest.json`` with its SHA-256, checked on load
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -25,12 +28,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
-from skops.io.exceptions import UntrustedTypesFoundException
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 
 from riskcalc.errors import ModelError
-from riskcalc.features import SCHEMA_VERSION, schema_json
-from riskcalc.model._risk_model import FORMAT_VERSION, RiskModel
+from riskcalc.features import FEATURE_NAMES, SCHEMA_VERSION, schema_json
+from riskcalc.model._compiled import CompiledModel, from_arrays, to_arrays
+from riskcalc.model._risk_model import FORMAT_VERSION, CompiledClassifiers, RiskModel
 from riskcalc.report import ModelInfo
 
 #: Types a riskcalc model file may contain beyond skops' own defaults, reviewed by hand: all are
@@ -54,6 +58,8 @@ ALLOWED_TYPES: frozenset[str] = frozenset(
 _TRUSTED = sorted(ALLOWED_TYPES)
 
 MANIFEST = "manifest.json"
+COMPILED = "compiled.npz"
+_COMPILED_FROM = "compiled_from"
 ENV_MODEL_DIR = "RISKCALC_MODEL_DIR"
 
 
@@ -94,15 +100,19 @@ def save_model(
     ``extra_files`` maps a relative path to a writer called with the full path (metrics, figures,
     the model card); everything written ends in the manifest.
     """
+    import skops.io as sio  # here, not above: a model read with compiled arrays never needs it
+
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for horizon, clf in model.models.items():
             sio.dump(clf, tmp / f"model_{horizon}m.skops", compression=zipfile.ZIP_DEFLATED)
-        if model.comparison is not None:
+        comparison = model.comparison_model()
+        if comparison is not None:
             name = f"comparison_{model.default_horizon_months}m.skops"
-            sio.dump(model.comparison, tmp / name, compression=zipfile.ZIP_DEFLATED)
+            sio.dump(comparison, tmp / name, compression=zipfile.ZIP_DEFLATED)
+        _write_compiled(model, tmp)
         _write_json(tmp / "model.json", _model_json(model))
         _write_json(tmp / "feature_schema.json", schema_json())
         _write_json(tmp / "training_data.json", model.training)
@@ -110,8 +120,7 @@ def save_model(
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             writer(target)
-        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-        _write_json(tmp / MANIFEST, {"files": {f: sha256_file(tmp / f) for f in files}})
+        _write_manifest(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -135,8 +144,86 @@ def _model_json(model: RiskModel) -> dict[str, Any]:
         "interval_scale": {str(h): s for h, s in model.interval_scale.items()},
         "feature_ranges": {k: list(v) for k, v in model.feature_ranges.items()},
         "info": model.info.model_dump(mode="json", exclude={"sha256"}),
-        "has_comparison": model.comparison is not None,
+        "has_comparison": model.has_comparison,
     }
+
+
+def _write_manifest(folder: Path) -> None:
+    files = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p != folder / MANIFEST
+    )
+    _write_json(folder / MANIFEST, {"files": {f: sha256_file(folder / f) for f in files}})
+
+
+def compile_artifact(folder: str | Path) -> bool:
+    """Add ``compiled.npz`` to an artifact written without it (by a riskcalc before it), so that
+    it loads in milliseconds; its other files are left as they are and the manifest is rewritten.
+    False (nothing written) if the artifact has it already or its model does not compile.
+
+    Raises ModelError as :func:`load_artifact` does.
+    """
+    root = Path(folder)
+    model = load_artifact(root)
+    if isinstance(model.models, CompiledClassifiers) or model.compiled() is None:
+        return False
+    _write_compiled(model, root)
+    _write_manifest(root)
+    return True
+
+
+def _write_compiled(model: RiskModel, folder: Path) -> None:
+    """``compiled.npz`` beside the skops files just written (none if the model does not compile):
+    the compiled arrays and the SHA-256 of each skops file, so that a load can tell they were
+    compiled from the files it finds."""
+    compiled = model.compiled()
+    if compiled is None:
+        return
+    arrays = to_arrays(compiled)
+    sources = {_skops_name(h): sha256_file(folder / _skops_name(h)) for h in model.models}
+    arrays[_COMPILED_FROM] = np.array(json.dumps(sources, sort_keys=True))
+    with (folder / COMPILED).open("wb") as fh:
+        np.savez_compressed(fh, allow_pickle=False, **arrays)
+
+
+def _read_compiled(
+    root: Path, files: Mapping[str, str], horizons: list[int]
+) -> CompiledModel | None:
+    """The artifact's compiled classifiers, if it has them and they were compiled from exactly
+    the skops files it holds (their SHA-256 as recorded in the manifest); None otherwise, and the
+    classifiers are then read from the skops files."""
+    if COMPILED not in files:
+        return None
+    try:
+        with np.load(root / COMPILED, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        sources = json.loads(str(arrays.pop(_COMPILED_FROM)[()]))
+        if sources != {_skops_name(h): files.get(_skops_name(h)) for h in horizons}:
+            return None  # a skops file was replaced since: it is the model
+        compiled = from_arrays(arrays, len(FEATURE_NAMES))
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise ModelError(
+            "model.incompatible",
+            f"{COMPILED} is not a compiled model this riskcalc can read "
+            f"({type(exc).__name__}: {exc})",
+            location=str(root / COMPILED),
+        ) from exc
+    if sorted(compiled.horizons) != sorted(horizons):
+        raise ModelError(
+            "model.incompatible",
+            f"{COMPILED} holds horizons {sorted(compiled.horizons)}, model.json {sorted(horizons)}",
+            location=str(root / COMPILED),
+        )
+    return compiled
+
+
+def _skops_name(horizon: int) -> str:
+    return f"model_{horizon}m.skops"
+
+
+def _read_horizon(root: Path, horizon: int) -> CalibratedClassifierCV:
+    return _load_skops(root / _skops_name(horizon))
 
 
 def _verify_manifest(folder: Path) -> tuple[dict[str, str], str]:
@@ -167,6 +254,9 @@ def _load_skops(path: Path) -> Any:
     3.0 s for the default model's five files against 1.8 s (docs/performance.md); the list is
     made on the error path only, to name what is not allowed.
     """
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     try:
         return sio.load(path, trusted=_TRUSTED)
     except UntrustedTypesFoundException:
@@ -201,16 +291,20 @@ def load_artifact(folder: str | Path) -> RiskModel:
             f"schema {SCHEMA_VERSION!r}",
         )
     horizons = [int(h) for h in meta["horizons_months"]]
-    models = {}
     for h in horizons:
-        rel = f"model_{h}m.skops"
-        if rel not in files:
-            raise ModelError("model.incompatible", f"{rel} is not in the manifest")
-        models[h] = _load_skops(root / rel)
+        if _skops_name(h) not in files:
+            raise ModelError("model.incompatible", f"{_skops_name(h)} is not in the manifest")
+    compiled = _read_compiled(root, files, horizons)
     default = int(meta["default_horizon_months"])
+    comparison_path = root / f"comparison_{default}m.skops"
+    has_comparison = bool(meta.get("has_comparison")) and comparison_path.name in files
+    models: Mapping[int, CalibratedClassifierCV]
     comparison = None
-    if meta.get("has_comparison") and f"comparison_{default}m.skops" in files:
-        comparison = _load_skops(root / f"comparison_{default}m.skops")
+    if compiled is None:  # every file read now, as the model predicts through them
+        models = {h: _load_skops(root / _skops_name(h)) for h in horizons}
+        comparison = _load_skops(comparison_path) if has_comparison else None
+    else:  # read when needed: predicting reads the compiled arrays (docs/performance.md)
+        models = CompiledClassifiers(functools.partial(_read_horizon, root), horizons, compiled)
     card: dict[str, Any] = {}
     if "model_card.json" in files:
         card = json.loads((root / "model_card.json").read_text())
@@ -228,6 +322,11 @@ def load_artifact(folder: str | Path) -> RiskModel:
         comparison=comparison,
         training=training,
         interval_level=float(meta["interval_level"]),
+        comparison_loader=(
+            functools.partial(_load_skops, comparison_path)
+            if has_comparison and comparison is None
+            else None
+        ),
     )
 
 

@@ -28,7 +28,8 @@ through scikit-learn as before.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,9 +172,39 @@ def _calibrator(calibrator: Any) -> Callable[[Floats], Floats]:
         and calibrator.out_of_bounds == "clip"
         and calibrator.X_thresholds_.dtype == np.float64  # else scikit-learn casts the scores
     ):
-        low, high, f = calibrator.X_min_, calibrator.X_max_, calibrator.f_
-        return lambda t: np.asarray(f(np.clip(t, low, high)), dtype=np.float64)
+        return _Isotonic(
+            np.asarray(calibrator.X_thresholds_, dtype=np.float64),
+            np.asarray(calibrator.y_thresholds_, dtype=np.float64),
+            float(calibrator.X_min_),
+            float(calibrator.X_max_),
+        )
     raise Unsupported(f"calibrator {type(calibrator).__name__}")
+
+
+@dataclass(frozen=True, eq=False)
+class _Isotonic:
+    """Isotonic calibration, as scikit-learn's ``IsotonicRegression.predict`` (``out_of_bounds
+    ="clip"``): the score clipped to the fitted range, then the fitted function, which
+    scikit-learn builds from the thresholds (``_build_f``, also when a file is loaded) and is
+    built here the same way: one threshold, a constant; more, ``interp1d`` linear."""
+
+    x: Floats
+    y: Floats
+    low: float
+    high: float
+
+    def __call__(self, t: Floats) -> Floats:
+        clipped = np.clip(t, self.low, self.high)
+        if len(self.y) == 1:
+            return np.asarray(self.y.repeat(clipped.shape), dtype=np.float64)
+        return np.asarray(self._interpolate(clipped), dtype=np.float64)
+
+    @functools.cached_property
+    def _interpolate(self) -> Callable[[Floats], Floats]:
+        from scipy.interpolate import interp1d
+
+        f: Callable[[Floats], Floats] = interp1d(self.x, self.y, kind="linear", bounds_error=False)
+        return f
 
 
 @dataclass(frozen=True)
@@ -287,6 +318,9 @@ class CompiledModel:
 
     horizons: dict[int, CompiledHorizon]
     up_to: dict[int, _Forests]
+    #: What the forests were laid out from: each horizon's pipelines, in the order its
+    #: classifier's members number them (what :func:`to_arrays` writes).
+    trees: dict[int, tuple[_Trees, ...]]
 
     def member_probabilities(
         self, x: Floats, horizon: int
@@ -344,12 +378,19 @@ def compile_model(
     pipelines: dict[int, list[Pipeline]] = {h: [] for h in models}
     classifiers = {h: _compile_classifier(clf, pipelines[h], names) for h, clf in models.items()}
     n_splits = _n_splits([p for group in pipelines.values() for p in group])
-    trees = {h: [_compile_trees(p, n_splits) for p in group] for h, group in pipelines.items()}
-    horizons = {h: CompiledHorizon(_Forests.of(trees[h]), classifiers[h]) for h in models}
+    trees = {h: tuple(_compile_trees(p, n_splits) for p in group) for h, group in pipelines.items()}
+    return _assemble(classifiers, trees)
+
+
+def _assemble(
+    classifiers: dict[int, CompiledClassifier], trees: dict[int, tuple[_Trees, ...]]
+) -> CompiledModel:
+    """Lay each horizon's trees out as forests, alone and with every shorter horizon's."""
+    horizons = {h: CompiledHorizon(_Forests.of(trees[h]), classifiers[h]) for h in classifiers}
     up_to = {
-        h: _Forests.of([t for g in sorted(models) if g <= h for t in trees[g]]) for h in models
+        h: _Forests.of([t for g in sorted(trees) if g <= h for t in trees[g]]) for h in classifiers
     }
-    return CompiledModel(horizons, up_to)
+    return CompiledModel(horizons, up_to, trees)
 
 
 def _compile_classifier(
@@ -464,3 +505,121 @@ def _leaf_table(nodes: Any, internal: list[int], n_splits: int) -> list[float]:
             node = right[node] if code >> split[node] & 1 else left[node]
         out.append(float(value[node]))
     return out
+
+
+# --- the array form: what an artifact stores beside its skops files -------------------------------
+
+#: Version of the array form written by :func:`to_arrays`.
+ARRAYS_FORMAT = 1
+_STRUCTURE = "structure"
+_TREE_ARRAYS = ("feature", "threshold", "if_missing", "leaf_value")
+
+
+def to_arrays(model: CompiledModel) -> dict[str, npt.NDArray[Any]]:
+    """The compiled model as named numpy arrays (``numpy.savez``; read back with
+    ``allow_pickle=False``): every tree's arrays, every isotonic calibrator's thresholds, and one
+    JSON text (``"structure"``) holding the rest: horizons, members, sigmoid parameters and
+    baselines (floats in JSON round-trip exactly, as their shortest repr)."""
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    isotonic: list[str] = []
+
+    def calibrator(c: Callable[[Floats], Floats]) -> dict[str, Any]:
+        if isinstance(c, _Sigmoid):
+            return {"sigmoid": [c.a, c.b]}
+        if isinstance(c, _Isotonic):
+            key = f"isotonic/{len(isotonic)}"
+            isotonic.append(key)
+            arrays[f"{key}/x"], arrays[f"{key}/y"] = c.x, c.y
+            return {"isotonic": [c.low, c.high, key]}
+        raise Unsupported(f"calibrator {type(c).__name__}")  # not made by _calibrator
+
+    def classifier(clf: CompiledClassifier) -> dict[str, Any]:
+        return {
+            "members": [
+                {
+                    "source": m.source if isinstance(m.source, int) else classifier(m.source),
+                    "calibrator": calibrator(m.calibrate),
+                }
+                for m in clf.members
+            ]
+        }
+
+    structure: dict[str, Any] = {"format": ARRAYS_FORMAT, "horizons": {}}
+    for h in sorted(model.horizons):
+        baselines = []
+        for i, trees in enumerate(model.trees[h]):
+            baselines.append(trees.baseline)
+            for name in _TREE_ARRAYS:
+                arrays[f"trees/{h}/{i}/{name}"] = getattr(trees, name)
+        structure["horizons"][str(h)] = {
+            "classifier": classifier(model.horizons[h].classifier),
+            "baselines": baselines,
+        }
+    arrays[_STRUCTURE] = np.array(json.dumps(structure))
+    return arrays
+
+
+def from_arrays(arrays: Mapping[str, npt.NDArray[Any]], n_features: int) -> CompiledModel:
+    """The compiled model :func:`to_arrays` wrote, for inputs of ``n_features`` columns; raises
+    ``ValueError`` (or ``KeyError``) on arrays that are not one."""
+    structure = json.loads(str(arrays[_STRUCTURE][()]))
+    if structure.get("format") != ARRAYS_FORMAT:
+        raise ValueError(f"compiled model format {structure.get('format')!r}")
+
+    def calibrator(spec: dict[str, Any]) -> Callable[[Floats], Floats]:
+        if "sigmoid" in spec:
+            a, b = spec["sigmoid"]
+            return _Sigmoid(float(a), float(b))
+        low, high, key = spec["isotonic"]
+        x, y = arrays[f"{key}/x"], arrays[f"{key}/y"]
+        if x.dtype != np.float64 or y.dtype != np.float64 or x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"{key}: thresholds are not two float64 vectors of one length")
+        return _Isotonic(x, y, float(low), float(high))
+
+    def classifier(spec: dict[str, Any], n_pipelines: int) -> CompiledClassifier:
+        members = []
+        for m in spec["members"]:
+            source = m["source"]
+            if isinstance(source, dict):
+                source = classifier(source, n_pipelines)
+            elif not (isinstance(source, int) and 0 <= source < n_pipelines):
+                raise ValueError(f"member source {source!r} is not one of {n_pipelines} pipelines")
+            members.append(_Member(source, calibrator(m["calibrator"])))
+        return CompiledClassifier(tuple(members))
+
+    classifiers, trees = {}, {}
+    for key, spec in structure["horizons"].items():
+        h = int(key)
+        trees[h] = tuple(
+            _checked_trees(
+                float(b), n_features, *(arrays[f"trees/{h}/{i}/{n}"] for n in _TREE_ARRAYS)
+            )
+            for i, b in enumerate(spec["baselines"])
+        )
+        classifiers[h] = classifier(spec["classifier"], len(trees[h]))
+    if len({t.feature.shape[0] for group in trees.values() for t in group}) > 1:
+        raise ValueError("trees of different split counts")
+    return _assemble(classifiers, trees)
+
+
+def _checked_trees(
+    baseline: float,
+    n_features: int,
+    feature: npt.NDArray[Any],
+    threshold: npt.NDArray[Any],
+    if_missing: npt.NDArray[Any],
+    leaf_value: npt.NDArray[Any],
+) -> _Trees:
+    n_splits, n_trees = feature.shape
+    if not (
+        feature.dtype == np.intp
+        and threshold.dtype == np.float64
+        and if_missing.dtype == np.bool_
+        and leaf_value.dtype == np.float64
+        and threshold.shape == if_missing.shape == (n_splits, n_trees)
+        and leaf_value.shape == (n_trees, 1 << n_splits)
+        and 1 <= n_splits <= MAX_SPLITS
+        and (feature.size == 0 or 0 <= feature.min() <= feature.max() < n_features)
+    ):
+        raise ValueError("a pipeline's tree arrays do not fit together")
+    return _Trees(baseline, feature, threshold, if_missing, leaf_value)

@@ -293,7 +293,7 @@ def _comparisons(
         ),
         "note": "ranking by the raw mechanistic score, no calibration",
     }
-    if model.comparison is not None and horizon == model.default_horizon_months:
+    if model.has_comparison and horizon == model.default_horizon_months:
         q = model.predict_comparison(cohort.features)[known]
         diff = m.auroc(y, p, w) - m.auroc(y, q, w)
         out["without_infection_features"] = {

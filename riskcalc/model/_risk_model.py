@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,43 @@ class FeatureBounds:
         return [f for f in found if not math.isnan(f[1])]
 
 
+class CompiledClassifiers(Mapping[int, CalibratedClassifierCV]):
+    """Classifiers by horizon, each read when first asked for, and their compiled form, ready:
+    what a model loaded from an artifact with ``compiled.npz`` holds as :attr:`RiskModel.models`.
+
+    Predicting needs only the compiled form; the classifiers are read when something needs
+    scikit-learn itself (recalibration, saving). The two travel together, so a model given other
+    classifiers (``dataclasses.replace(model, models=...)``) is compiled from those.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[int], CalibratedClassifierCV],
+        horizons: Iterable[int],
+        compiled: CompiledModel,
+    ) -> None:
+        self.compiled = compiled
+        self._read_one = read
+        self._horizons = tuple(horizons)
+        self._read: dict[int, CalibratedClassifierCV] = {}
+
+    def __getitem__(self, horizon: int) -> CalibratedClassifierCV:
+        if horizon not in self._horizons:
+            raise KeyError(horizon)
+        if horizon not in self._read:
+            self._read[horizon] = self._read_one(horizon)
+        return self._read[horizon]
+
+    def __contains__(self, horizon: object) -> bool:
+        return horizon in self._horizons  # Mapping's own would read the classifier
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._horizons)
+
+    def __len__(self) -> int:
+        return len(self._horizons)
+
+
 @dataclass
 class RiskModel:
     """Calibrated probabilities of metastatic relapse or cancer death within a horizon.
@@ -91,7 +128,9 @@ class RiskModel:
         The model card (plain data).
     comparison
         The same estimator trained without infection features at the default horizon (for the
-        evaluation report's comparison), if kept.
+        evaluation report's comparison), if kept; see :meth:`comparison_model`.
+    comparison_loader
+        Reads :attr:`comparison` when first needed (a model loaded from an artifact).
     """
 
     models: Mapping[int, CalibratedClassifierCV]
@@ -103,6 +142,9 @@ class RiskModel:
     comparison: CalibratedClassifierCV | None = None
     training: dict[str, Any] = field(default_factory=dict)
     interval_level: float = INTERVAL_LEVEL
+    comparison_loader: Callable[[], CalibratedClassifierCV] | None = field(
+        default=None, repr=False, compare=False
+    )
     _compiled: CompiledModel | None = field(default=None, init=False, repr=False, compare=False)
     _compile_tried: bool = field(default=False, init=False, repr=False, compare=False)
     _bounds: tuple[Mapping[str, tuple[float, float]], FeatureBounds] | None = field(
@@ -121,6 +163,8 @@ class RiskModel:
         ``None`` when the fitted model holds something the compiled predictor cannot reproduce
         exactly; prediction then goes through scikit-learn.
         """
+        if isinstance(self.models, CompiledClassifiers):
+            return self.models.compiled
         if not self._compile_tried:
             self._compile_tried = True
             try:
@@ -128,6 +172,17 @@ class RiskModel:
             except Unsupported:
                 self._compiled = None
         return self._compiled
+
+    @property
+    def has_comparison(self) -> bool:
+        """True if the model keeps a comparison model (read or not yet read)."""
+        return self.comparison is not None or self.comparison_loader is not None
+
+    def comparison_model(self) -> CalibratedClassifierCV | None:
+        """:attr:`comparison`, read by :attr:`comparison_loader` on first use."""
+        if self.comparison is None and self.comparison_loader is not None:
+            self.comparison = self.comparison_loader()
+        return self.comparison
 
     @property
     def horizons_months(self) -> tuple[int, ...]:
@@ -211,10 +266,11 @@ class RiskModel:
 
     def predict_comparison(self, features: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Probabilities of the model without infection features (default horizon)."""
-        if self.comparison is None:
+        comparison = self.comparison_model()
+        if comparison is None:
             raise ConfigError("config.invalid", "this model artifact has no comparison model")
         x = select_features(features, COMPARISON_FEATURES)
-        return np.asarray(self.comparison.predict_proba(x)[:, 1], dtype=np.float64)
+        return np.asarray(comparison.predict_proba(x)[:, 1], dtype=np.float64)
 
 
 def select_features(features: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:

@@ -253,6 +253,7 @@ def recalibrate_model(
         info=info,
         card=dict(model.card),
         comparison=model.comparison,
+        comparison_loader=model.comparison_loader,
         training=training,
         interval_level=model.interval_level,
     )

@@ -15,7 +15,14 @@ from sklearn.preprocessing import StandardScaler
 
 from riskcalc.features import FEATURE_NAMES
 from riskcalc.model import RiskModel, load_model
-from riskcalc.model._compiled import MAX_SPLITS, Unsupported, compile_model
+from riskcalc.model._compiled import (
+    MAX_SPLITS,
+    CompiledModel,
+    Unsupported,
+    compile_model,
+    from_arrays,
+    to_arrays,
+)
 from riskcalc.model._estimator import (
     fit_calibrated,
     interval,
@@ -24,6 +31,7 @@ from riskcalc.model._estimator import (
     member_probabilities,
     recalibrate,
 )
+from riskcalc.model._risk_model import CompiledClassifiers
 
 
 def _random_features(n: int, seed: int, model: RiskModel | None = None) -> pd.DataFrame:
@@ -53,13 +61,52 @@ def _small_classifier(method: str, seed: int = 0) -> tuple[CalibratedClassifierC
 
 def test_default_model_members_equal_scikit_learn() -> None:
     model = load_model()
+    shipped = model.compiled()  # the artifact's compiled.npz
+    assert isinstance(model.models, CompiledClassifiers) and shipped is model.models.compiled
     compiled = compile_model(dict(model.models), FEATURE_NAMES)
     x = _random_features(3000, seed=7, model=model)
     for horizon, clf in model.models.items():
         expected = member_probabilities(clf, x)
-        part = compiled.horizons[horizon]
-        raw = part.raw_scores(x.to_numpy())
-        assert np.array_equal(part.classifier.member_probabilities(raw), expected)
+        for c in (compiled, shipped):
+            part = c.horizons[horizon]
+            raw = part.raw_scores(x.to_numpy())
+            assert np.array_equal(part.classifier.member_probabilities(raw), expected)
+
+
+def _members(compiled: CompiledModel, x: pd.DataFrame) -> list[np.ndarray]:
+    return [
+        m
+        for h in compiled.horizons
+        for _, members, inner in compiled.member_probabilities(x.to_numpy(), h)
+        for m in (members, inner)
+        if m is not None
+    ]
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_the_array_form_reads_back_the_same_model(method: str) -> None:
+    clf, x = _small_classifier(method)
+    label = (np.random.default_rng(4).random(len(x)) < 0.3).astype(np.int8)
+    recalibrated = recalibrate(clf, x, label, np.ones(len(x)), method=method)
+    compiled = compile_model({12: clf, 24: recalibrated}, FEATURE_NAMES)
+    arrays = to_arrays(compiled)
+    assert all(a.dtype != object for a in arrays.values())  # np.load(allow_pickle=False) reads it
+    again = from_arrays(arrays, len(FEATURE_NAMES))
+    fresh = _random_features(2000, seed=12)
+    for a, b in zip(_members(compiled, fresh), _members(again, fresh), strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_the_array_form_refuses_arrays_that_do_not_fit() -> None:
+    clf, _ = _small_classifier("sigmoid")
+    arrays = to_arrays(compile_model({24: clf}, FEATURE_NAMES))
+    with pytest.raises(ValueError, match="fit together"):
+        from_arrays(arrays, n_features=3)  # the trees ask of features past the third
+    key = next(k for k in arrays if k.endswith("/leaf_value"))
+    with pytest.raises(ValueError, match="fit together"):
+        from_arrays({**arrays, key: arrays[key][:, :2]}, len(FEATURE_NAMES))
+    with pytest.raises(KeyError):
+        from_arrays({k: v for k, v in arrays.items() if k != key}, len(FEATURE_NAMES))
 
 
 @pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
@@ -85,7 +132,7 @@ def test_calibration_methods_and_recalibration_equal_scikit_learn(method: str) -
 def test_risk_model_predicts_the_same_compiled_or_not() -> None:
     model = load_model()
     assert model.compiled() is not None
-    plain = dataclasses.replace(model)
+    plain = dataclasses.replace(model, models=dict(model.models))
     plain._compile_tried = True  # as if compiling had failed: scikit-learn's path
     assert plain.compiled() is None
     x = _random_features(500, seed=5, model=model)

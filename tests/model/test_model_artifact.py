@@ -17,12 +17,16 @@ from riskcalc.model import (
     ALLOWED_TYPES,
     LabelledCohort,
     RiskModel,
+    _artifact,
+    compile_artifact,
     evaluate,
     load_model,
     recalibrate_model,
+    save_model,
     train_model,
 )
 from riskcalc.model._oracle import oracle_cohort
+from riskcalc.model._risk_model import CompiledClassifiers
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,7 @@ def test_artifact_contents(artifact: tuple[RiskModel, Path]) -> None:
         "model_card.md",
         "model_card.json",
         "hti1_source_attributes.json",
+        "compiled.npz",
         "figures/calibration.png",
         "figures/roc.png",
         "figures/decision_curve.png",
@@ -158,6 +163,83 @@ def test_a_model_file_that_is_not_skops_is_incompatible(
         load_model(tmp_path / "m")
     assert err.value.code == "model.incompatible"
     assert "model_24m.skops" in err.value.message
+
+
+def test_a_loaded_model_predicts_without_reading_its_skops_files(
+    artifact: tuple[RiskModel, Path], cohort: LabelledCohort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, out = artifact
+    read: list[Path] = []
+    real = _artifact._load_skops
+    monkeypatch.setattr(_artifact, "_load_skops", lambda path: read.append(path) or real(path))
+    loaded = load_model(out)
+    assert isinstance(loaded.models, CompiledClassifiers) and loaded.has_comparison
+    for h in (12, 24):
+        a, b = (m.predict(cohort.features.iloc[:300], horizon_months=h) for m in (model, loaded))
+        np.testing.assert_array_equal(a.probability, b.probability)
+        np.testing.assert_array_equal(a.high, b.high)
+    assert read == []
+    # what needs scikit-learn itself reads the files, once each
+    assert type(loaded.models[24]).__name__ == "CalibratedClassifierCV"
+    assert loaded.comparison_model() is not None and loaded.comparison_model() is not None
+    assert [p.name for p in read] == ["model_24m.skops", "comparison_24m.skops"]
+
+
+def test_a_replaced_skops_file_is_the_model_not_the_compiled_one(
+    artifact: tuple[RiskModel, Path], tmp_path: Path, cohort: LabelledCohort
+) -> None:
+    model, out = artifact
+    _with_model_file(out, tmp_path / "m", lambda f: shutil.copy(out / "model_12m.skops", f))
+    loaded = load_model(tmp_path / "m")
+    assert not isinstance(loaded.models, CompiledClassifiers)
+    x = cohort.features.iloc[:300]
+    twelve = model.predict(x, horizon_months=12).probability
+    np.testing.assert_array_equal(loaded.predict(x, horizon_months=24).probability, twelve)
+    assert not np.array_equal(model.predict(x, horizon_months=24).probability, twelve)
+
+
+def test_a_damaged_compiled_file_is_incompatible(
+    artifact: tuple[RiskModel, Path], tmp_path: Path
+) -> None:
+    _, out = artifact
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    (copy / "compiled.npz").write_bytes(b"not an npz")
+    _artifact._write_manifest(copy)
+    with pytest.raises(ModelError) as err:
+        load_model(copy)
+    assert err.value.code == "model.incompatible" and "compiled.npz" in err.value.message
+
+
+def test_compile_artifact_adds_the_compiled_file(
+    artifact: tuple[RiskModel, Path], tmp_path: Path, cohort: LabelledCohort
+) -> None:
+    model, out = artifact
+    old = tmp_path / "m"
+    shutil.copytree(out, old)
+    (old / "compiled.npz").unlink()
+    _artifact._write_manifest(old)  # as a riskcalc before compiled.npz wrote it
+    assert not isinstance(load_model(old).models, CompiledClassifiers)
+    assert compile_artifact(old) is True
+    loaded = load_model(old)
+    assert isinstance(loaded.models, CompiledClassifiers)
+    x = cohort.features.iloc[:200]
+    np.testing.assert_array_equal(loaded.predict(x).probability, model.predict(x).probability)
+    assert compile_artifact(old) is False
+
+
+def test_an_isotonic_recalibration_round_trips(
+    artifact: tuple[RiskModel, Path], tmp_path: Path
+) -> None:
+    model, _ = artifact
+    fresh = oracle_cohort(3000, seed=8, horizons_months=(12, 24))
+    new = recalibrate_model(model, fresh, method="isotonic")
+    loaded = load_model(save_model(new, tmp_path / "m"))
+    assert isinstance(loaded.models, CompiledClassifiers)
+    for h in (12, 24):
+        a, b = (m.predict(fresh.features, horizon_months=h) for m in (new, loaded))
+        np.testing.assert_array_equal(a.probability, b.probability)
+        np.testing.assert_array_equal(a.low, b.low)
 
 
 def test_missing_artifact(tmp_path: Path) -> None:
