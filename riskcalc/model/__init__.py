@@ -6,9 +6,11 @@ DESIGN.md §6; the method, censoring handling, index-date policy and interval ar
 
 from __future__ import annotations
 
+import importlib
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from riskcalc.errors import ModelError
 from riskcalc.model._artifact import (
@@ -18,19 +20,49 @@ from riskcalc.model._artifact import (
     load_artifact,
     save_model,
 )
-from riskcalc.model._cohort import LabelledCohort, prepare_cohort, read_cohort
 from riskcalc.model._estimator import INTERVAL_LEVEL, INTERVAL_METHOD, Prediction
-from riskcalc.model._evaluate import EvaluationReport, evaluate
-from riskcalc.model._labels import build_risk_set, ipcw_labels
 from riskcalc.model._risk_model import RiskModel
-from riskcalc.model._train import (
-    DEFAULT_HORIZON_MONTHS,
-    DEFAULT_HORIZONS_MONTHS,
-    INDEX_DATE_POLICY,
-    recalibrate_model,
-    train_model,
-    write_artifact,
-)
+
+if TYPE_CHECKING:
+    from riskcalc.model._cohort import LabelledCohort, prepare_cohort, read_cohort
+    from riskcalc.model._evaluate import EvaluationReport, evaluate
+    from riskcalc.model._labels import build_risk_set, ipcw_labels
+    from riskcalc.model._train import (
+        DEFAULT_HORIZON_MONTHS,
+        DEFAULT_HORIZONS_MONTHS,
+        INDEX_DATE_POLICY,
+        recalibrate_model,
+        train_model,
+        write_artifact,
+    )
+
+#: Training, evaluation and cohorts, imported when first used: they import scikit-learn, scipy.stats
+#: and pandas (1.5 s), which loading a model and predicting with it do not need.
+_LATER = {
+    "LabelledCohort": "_cohort",
+    "prepare_cohort": "_cohort",
+    "read_cohort": "_cohort",
+    "EvaluationReport": "_evaluate",
+    "evaluate": "_evaluate",
+    "build_risk_set": "_labels",
+    "ipcw_labels": "_labels",
+    "DEFAULT_HORIZON_MONTHS": "_train",
+    "DEFAULT_HORIZONS_MONTHS": "_train",
+    "INDEX_DATE_POLICY": "_train",
+    "recalibrate_model": "_train",
+    "train_model": "_train",
+    "write_artifact": "_train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LATER.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALLOWED_TYPES",

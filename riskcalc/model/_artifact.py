@@ -26,16 +26,18 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
 
 from riskcalc.errors import ModelError
 from riskcalc.features import FEATURE_NAMES, SCHEMA_VERSION, schema_json
 from riskcalc.model._compiled import CompiledModel, from_arrays, to_arrays
 from riskcalc.model._risk_model import FORMAT_VERSION, CompiledClassifiers, RiskModel
 from riskcalc.report import ModelInfo
+
+if TYPE_CHECKING:
+    from sklearn.calibration import CalibratedClassifierCV
 
 #: Types a riskcalc model file may contain beyond skops' own defaults, reviewed by hand: all are
 #: scikit-learn/numpy internals of the estimator built in :mod:`riskcalc.model._estimator`.

@@ -31,17 +31,18 @@ import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
-from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.frozen import FrozenEstimator
-from sklearn.impute import SimpleImputer
-from sklearn.isotonic import IsotonicRegression
-from sklearn.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+
+# scikit-learn is imported where a fitted model is compiled: a model read with its compiled
+# arrays predicts without importing it (1.2 s; docs/performance.md).
 
 Floats = npt.NDArray[np.float64]
 
@@ -165,6 +166,9 @@ class _Forests:
 
 def _calibrator(calibrator: Any) -> Callable[[Floats], Floats]:
     """The calibrator's ``predict`` without scikit-learn's input checks."""
+    from sklearn.calibration import _SigmoidCalibration
+    from sklearn.isotonic import IsotonicRegression
+
     if isinstance(calibrator, _SigmoidCalibration):
         return _Sigmoid(float(calibrator.a_), float(calibrator.b_))
     if (
@@ -396,6 +400,10 @@ def _assemble(
 def _compile_classifier(
     clf: CalibratedClassifierCV, pipelines: list[Pipeline], names: tuple[str, ...]
 ) -> CompiledClassifier:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import Pipeline
+
     members = []
     for member in clf.calibrated_classifiers_:
         if list(member.classes) != [0, 1] or len(member.calibrators) != 1:
@@ -417,6 +425,9 @@ def _compile_classifier(
 
 
 def _check_pipeline(pipeline: Pipeline, names: tuple[str, ...]) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+
     steps = [step for _, step in pipeline.steps]
     if len(steps) != 2:
         raise Unsupported("pipeline is not imputer + booster")

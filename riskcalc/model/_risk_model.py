@@ -6,12 +6,10 @@ import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from threadpoolctl import threadpool_limits
 
 from riskcalc.errors import ConfigError
@@ -26,6 +24,10 @@ from riskcalc.model._estimator import (
     member_probabilities,
 )
 from riskcalc.report import ModelInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.calibration import CalibratedClassifierCV
 
 FORMAT_VERSION = "1"
 COMPARISON_FEATURES: tuple[str, ...] = tuple(
@@ -71,7 +73,7 @@ class FeatureBounds:
         return [f for f in found if not math.isnan(f[1])]
 
 
-class CompiledClassifiers(Mapping[int, CalibratedClassifierCV]):
+class CompiledClassifiers(Mapping[int, "CalibratedClassifierCV"]):
     """Classifiers by horizon, each read when first asked for, and their compiled form, ready:
     what a model loaded from an artifact with ``compiled.npz`` holds as :attr:`RiskModel.models`.
 
@@ -241,6 +243,8 @@ class RiskModel:
             # One OpenMP thread: tree prediction on the few rows of an assessment is dominated by
             # thread start-up (measured 2.0 s vs 0.22 s per assess on 2 cores; results
             # identical), and cohorts are parallel across processes, not threads.
+            import pandas as pd
+
             frame = pd.DataFrame(x, columns=list(FEATURE_NAMES))
             with threadpool_limits(1, user_api="openmp"):
                 members = [(h, *_sklearn_members(self.models[h], frame)) for h in horizons]
@@ -326,6 +330,8 @@ def _sklearn_members(
 
 def _recalibrated_inner(clf: CalibratedClassifierCV) -> CalibratedClassifierCV | None:
     """The original model inside a ``CalibratedClassifierCV(FrozenEstimator(model))``, if any."""
+    from sklearn.calibration import CalibratedClassifierCV
+
     members = clf.calibrated_classifiers_
     if len(members) != 1:
         return None
