@@ -179,7 +179,8 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "Do not load it; train a model with riskcalc or extend the allow-list after review.",
     ),
     "model.incompatible": CodeInfo(
-        "The artifact was made for another feature schema or format version.",
+        "The artifact was made for another feature schema or format version, or one of its "
+        "files (a skops file, compiled.npz) cannot be read by this riskcalc.",
         "Retrain or recalibrate the model with this riskcalc version.",
     ),
     "model.training_failed": CodeInfo(
