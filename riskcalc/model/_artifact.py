@@ -109,7 +109,7 @@ def save_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for horizon, clf in model.models.items():
-            sio.dump(clf, tmp / f"model_{horizon}m.skops", compression=zipfile.ZIP_DEFLATED)
+            sio.dump(clf, tmp / _skops_name(horizon), compression=zipfile.ZIP_DEFLATED)
         comparison = model.comparison_model()
         if comparison is not None:
             name = f"comparison_{model.default_horizon_months}m.skops"
