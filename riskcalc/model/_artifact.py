@@ -224,8 +224,26 @@ def _skops_name(horizon: int) -> str:
     return f"model_{horizon}m.skops"
 
 
-def _read_horizon(root: Path, horizon: int) -> CalibratedClassifierCV:
-    return _load_skops(root / _skops_name(horizon))
+def _read_horizon(root: Path, files: Mapping[str, str], horizon: int) -> CalibratedClassifierCV:
+    name = _skops_name(horizon)
+    return _load_later(root / name, files[name])
+
+
+def _load_later(path: Path, sha256: str) -> Any:
+    """A skops file read after its artifact was loaded (when first needed), if it is still the
+    file the manifest listed then: else the classifiers would not be those whose compiled
+    arrays the model predicts with (the folder retrained in place, say)."""
+    try:
+        unchanged = sha256_file(path) == sha256
+    except OSError:
+        unchanged = False
+    if not unchanged:
+        raise ModelError(
+            "model.hash_mismatch",
+            f"{path.name} was changed or removed after the model was loaded; load it again",
+            location=str(path),
+        )
+    return _load_skops(path)
 
 
 def _verify_manifest(folder: Path) -> tuple[dict[str, str], str]:
@@ -306,7 +324,9 @@ def load_artifact(folder: str | Path) -> RiskModel:
         models = {h: _load_skops(root / _skops_name(h)) for h in horizons}
         comparison = _load_skops(comparison_path) if has_comparison else None
     else:  # read when needed: predicting reads the compiled arrays (docs/performance.md)
-        models = CompiledClassifiers(functools.partial(_read_horizon, root), horizons, compiled)
+        models = CompiledClassifiers(
+            functools.partial(_read_horizon, root, files), horizons, compiled
+        )
     card: dict[str, Any] = {}
     if "model_card.json" in files:
         card = json.loads((root / "model_card.json").read_text())
@@ -325,7 +345,7 @@ def load_artifact(folder: str | Path) -> RiskModel:
         training=training,
         interval_level=float(meta["interval_level"]),
         comparison_loader=(
-            functools.partial(_load_skops, comparison_path)
+            functools.partial(_load_later, comparison_path, files[comparison_path.name])
             if has_comparison and comparison is None
             else None
         ),

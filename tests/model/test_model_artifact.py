@@ -198,6 +198,24 @@ def test_a_replaced_skops_file_is_the_model_not_the_compiled_one(
     assert not np.array_equal(model.predict(x, horizon_months=24).probability, twelve)
 
 
+def test_a_skops_file_changed_after_loading_is_not_read(
+    artifact: tuple[RiskModel, Path], tmp_path: Path
+) -> None:
+    _, out = artifact
+    copy = tmp_path / "m"
+    shutil.copytree(out, copy)
+    loaded = load_model(copy)
+    shutil.copy(copy / "model_12m.skops", copy / "model_24m.skops")  # retrained in place, say
+    (copy / "comparison_24m.skops").unlink()
+    with pytest.raises(ModelError) as err:
+        loaded.models[24]
+    assert err.value.code == "model.hash_mismatch" and "model_24m.skops" in err.value.message
+    with pytest.raises(ModelError) as err:
+        loaded.comparison_model()
+    assert err.value.code == "model.hash_mismatch"
+    assert type(loaded.models[12]).__name__ == "CalibratedClassifierCV"  # unchanged: read
+
+
 def test_a_damaged_compiled_file_is_incompatible(
     artifact: tuple[RiskModel, Path], tmp_path: Path
 ) -> None:
