@@ -201,9 +201,7 @@ def test_a_replaced_skops_file_is_the_model_not_the_compiled_one(
 def test_a_skops_file_changed_after_loading_is_not_read(
     artifact: tuple[RiskModel, Path], tmp_path: Path
 ) -> None:
-    _, out = artifact
-    copy = tmp_path / "m"
-    shutil.copytree(out, copy)
+    copy = shutil.copytree(artifact[1], tmp_path / "m")
     loaded = load_model(copy)
     shutil.copy(copy / "model_12m.skops", copy / "model_24m.skops")  # retrained in place, say
     (copy / "comparison_24m.skops").unlink()
@@ -219,9 +217,7 @@ def test_a_skops_file_changed_after_loading_is_not_read(
 def test_a_damaged_compiled_file_is_incompatible(
     artifact: tuple[RiskModel, Path], tmp_path: Path
 ) -> None:
-    _, out = artifact
-    copy = tmp_path / "m"
-    shutil.copytree(out, copy)
+    copy = shutil.copytree(artifact[1], tmp_path / "m")
     (copy / "compiled.npz").write_bytes(b"not an npz")
     _artifact._write_manifest(copy)
     with pytest.raises(ModelError) as err:
