@@ -197,7 +197,8 @@ def _cold_start(path: Path) -> Measurement:
         wall_s / floor_s,
         notes=(
             f"a command-line call or a short-lived job: the interpreter's start, imports "
-            f"{phases[0]:.2f} s, load_model (the default model's compiled arrays) {phases[1]:.2f} s, "
+            f"{phases[0]:.2f} s, load_model (the default model's compiled arrays) "
+            f"{phases[1]:.2f} s, "
             f"the first assessment {phases[2]:.2f} s; best of {COLD_REPEAT} processes each"
         ),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import riskcalc
 
 
@@ -12,6 +14,17 @@ def test_all_names_exist() -> None:
 
 def test_all_is_sorted_and_unique() -> None:
     assert len(set(riskcalc.__all__)) == len(riskcalc.__all__)
+
+
+def test_every_name_of_the_model_package_resolves() -> None:
+    """riskcalc.model imports training and evaluation when first used: each name in its __all__
+    must still be there (its lazy table and its imports kept in step)."""
+    import riskcalc.model
+
+    for name in riskcalc.model.__all__:
+        assert getattr(riskcalc.model, name) is not None, name
+    with pytest.raises(AttributeError):
+        riskcalc.model.no_such_name  # noqa: B018
 
 
 def test_error_categories_subclass_builtins() -> None:
@@ -47,8 +60,8 @@ def test_assessing_with_the_default_model_leaves_scikit_learn_unloaded() -> None
         "from riskcalc.demo import demo_bundle, list_demo_patients\n"
         "from riskcalc.model import load_model\n"
         "model = load_model()\n"
-        "report = riskcalc.assess(demo_bundle(list_demo_patients()[1].name), as_of=dt.date(2026, 1, 1),"
-        " model=model)\n"
+        "bundle = demo_bundle(list_demo_patients()[1].name)\n"
+        "report = riskcalc.assess(bundle, as_of=dt.date(2026, 1, 1), model=model)\n"
         "heavy = ('pandas', 'sklearn', 'skops', 'scipy.stats')\n"
         "print(report.status.value, sorted(m for m in heavy if m in sys.modules))\n"
         "model.models[model.default_horizon_months]\n"

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     )
 
 #: Training, evaluation and cohorts, imported when first used: they import scikit-learn, scipy.stats
-#: and pandas (1.5 s), which loading a model and predicting with it do not need.
+#: and pandas (1.6 s in a new process), which loading a model and predicting with it do not need.
 _LATER = {
     "LabelledCohort": "_cohort",
     "prepare_cohort": "_cohort",

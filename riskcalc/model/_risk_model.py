@@ -117,7 +117,8 @@ class RiskModel:
     Attributes
     ----------
     models
-        One ``CalibratedClassifierCV`` per horizon (months).
+        One ``CalibratedClassifierCV`` per horizon (months); from an artifact with compiled
+        arrays, a :class:`CompiledClassifiers` that reads each when first asked for.
     default_horizon_months
         The horizon used when none is asked for.
     interval_scale

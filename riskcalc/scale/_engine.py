@@ -293,8 +293,8 @@ class _Run:
         )
 
     def _submit_finish_args(self) -> dict[str | None, Any]:
-        """The finish arguments (the model: 1.4 MB pickled, its compiled arrays) as one task per worker, ahead of
-        the reads waiting, so that each worker holds its own copy before stage 2.
+        """The finish arguments (the model: 1.4 MB pickled, its compiled arrays) as one task per
+        worker, ahead of the reads waiting, so that each worker holds its own copy before stage 2.
 
         With one copy, the first partition task of the other worker waited 0.7 s for it (its
         holder pickling it on its event loop, the other unpickling it), both workers idle. The
