@@ -28,11 +28,11 @@ from typing import Any
 
 import orjson
 from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.domainresource import DomainResource
 from fhir.resources.R4B.resource import Resource
 from pydantic import TypeAdapter, ValidationError
 
-_ABSTRACT = frozenset({Resource, DomainResource})
+from riskcalc.fhir._resource_types import RESOURCE_TYPES
+
 #: fhir_core markers of the primitive types whose values are validated alone and blanked.
 _LEAF_MARKERS = frozenset({"Id", "String", "DateTime", "Date", "Instant"})
 #: Verdicts kept (key -> error text or None); the memo is cleared when it grows past this.
@@ -47,11 +47,7 @@ def is_known_type(name: str) -> bool:
     >>> is_known_type("Condition"), is_known_type("CodeableConcept"), is_known_type("Foo")
     (True, False, False)
     """
-    try:
-        model = get_fhir_model_class(name)
-    except (KeyError, ValueError, AttributeError, ImportError):
-        return False
-    return isinstance(model, type) and issubclass(model, Resource) and model not in _ABSTRACT
+    return name in RESOURCE_TYPES
 
 
 @functools.lru_cache(maxsize=1024)
