@@ -3,8 +3,9 @@
 
 Written down so that telling a resource type from anything else does not import the model of
 every type a record holds: 0.1 s of a new process's first record (0.17 → 0.07 s on the bench's
-small bundle), most of it for types such as ExplanationOfBenefit that riskcalc never validates. ``tests/fhir/test_resource_types.py``
-derives the same set from fhir.resources and fails, showing the difference, if they part.
+small bundle), most of it for types such as ExplanationOfBenefit that riskcalc never validates.
+``tests/fhir/test_resource_types.py`` derives the same set from fhir.resources and fails, showing
+the difference, if they part.
 """
 
 from __future__ import annotations
