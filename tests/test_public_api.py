@@ -51,7 +51,7 @@ def test_import_riskcalc_leaves_the_heavy_libraries_unloaded() -> None:
 
 def test_assessing_with_the_default_model_leaves_scikit_learn_unloaded() -> None:
     """The model predicts from its compiled arrays: no scikit-learn, skops, pandas or scipy.stats
-    to import (1.5 s) and no skops file to read (1.9 s); the classifiers when first needed."""
+    to import (1.6 s) and no skops file to read (1.9 s); the classifiers when first needed."""
     import subprocess
     import sys
 

@@ -112,7 +112,7 @@ def save_model(
             sio.dump(clf, tmp / _skops_name(horizon), compression=zipfile.ZIP_DEFLATED)
         comparison = model.comparison_model()
         if comparison is not None:
-            name = f"comparison_{model.default_horizon_months}m.skops"
+            name = _comparison_name(model.default_horizon_months)
             sio.dump(comparison, tmp / name, compression=zipfile.ZIP_DEFLATED)
         _write_compiled(model, tmp)
         _write_json(tmp / "model.json", _model_json(model))
@@ -224,6 +224,10 @@ def _skops_name(horizon: int) -> str:
     return f"model_{horizon}m.skops"
 
 
+def _comparison_name(default_horizon: int) -> str:
+    return f"comparison_{default_horizon}m.skops"
+
+
 def _read_horizon(root: Path, files: Mapping[str, str], horizon: int) -> CalibratedClassifierCV:
     name = _skops_name(horizon)
     return _load_later(root / name, files[name])
@@ -316,7 +320,7 @@ def load_artifact(folder: str | Path) -> RiskModel:
             raise ModelError("model.incompatible", f"{_skops_name(h)} is not in the manifest")
     compiled = _read_compiled(root, files, horizons)
     default = int(meta["default_horizon_months"])
-    comparison_path = root / f"comparison_{default}m.skops"
+    comparison_path = root / _comparison_name(default)
     has_comparison = bool(meta.get("has_comparison")) and comparison_path.name in files
     models: Mapping[int, CalibratedClassifierCV]
     comparison = None

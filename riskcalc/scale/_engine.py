@@ -332,8 +332,8 @@ class _Run:
 
     def results(self) -> Iterator[list[Any]]:
         """Outputs of ``finish`` unit by unit (a list per JSON batch, failure or the pool)."""
-        # Stage 1 first: the finish arguments (the model, then 3.6 MB pickled) queued ahead of it
-        # held the first reads back by 0.9 s, both workers idle.
+        # Stage 1 first: the finish arguments (the model, 3.6 MB pickled at the time) queued
+        # ahead of it held the first reads back by 0.9 s, both workers idle.
         stage1 = self._submit_stage1() if self.plan.ndjson_files else None
         self.finish_args = self._submit_finish_args()
         if self.whole_records and not self.plan.single_file:
