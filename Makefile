@@ -13,12 +13,14 @@ else
 PYTEST_MARK := -m "not fuzz"
 endif
 
-.PHONY: install app test lint typecheck pytest bench model fuzz screenshots docs clean
+.PHONY: install app test lint typecheck pytest bench model fuzz screenshots docs lock clean
 
-$(STAMP): pyproject.toml
+# Installed at the versions in constraints.txt, the set the whole suite last passed with: a fresh
+# clone tested later gets the same packages, not whatever was released since. `make lock` renews it.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -51,6 +53,19 @@ fuzz: $(STAMP)
 # The pictures of the docs (docs/images/), taken by the browser tests in headless Chromium.
 screenshots: $(STAMP)
 	RISKCALC_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/pytest tests/app/test_app_browser.py tests/app/test_app_smart_browser.py
+
+# constraints.txt from the newest releases pyproject.toml allows, installed in a scratch
+# environment; then run `make test` (and CI) before committing it.
+LOCK_VENV := .lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[all,dev]"
+	{ echo "# Written by \`make lock\`: the versions \`make install\` uses (pip -c). Ranges: pyproject.toml."; \
+	  $(LOCK_VENV)/bin/python -m pip --version | awk '{print "pip==" $$2}'; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
