@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The package and every extra, as `make` installs them (`make lock` pins the same set).
+PACKAGE := -e ".[all,dev]"
 
 # `make test` skips suites marked slow (browser, Dask cluster, large cohorts) unless CI or
 # RISKCALC_SLOW is set; CI runs everything.
@@ -13,14 +15,14 @@ else
 PYTEST_MARK := -m "not fuzz"
 endif
 
-.PHONY: install app test lint typecheck pytest bench model fuzz screenshots docs lock clean
+.PHONY: install app test lint typecheck pytest bench model fuzz screenshots lock clean
 
 # Installed at the versions in constraints.txt, the set the whole suite last passed with: a fresh
 # clone tested later gets the same packages, not whatever was released since. `make lock` renews it.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(PACKAGE)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -61,7 +63,7 @@ lock:
 	rm -rf $(LOCK_VENV)
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[all,dev]"
+	$(LOCK_VENV)/bin/python -m pip install --quiet $(PACKAGE)
 	{ echo "# Written by \`make lock\`: the versions \`make install\` uses (pip -c). Ranges: pyproject.toml."; \
 	  $(LOCK_VENV)/bin/python -m pip --version | awk '{print "pip==" $$2}'; \
 	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt
