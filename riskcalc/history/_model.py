@@ -10,6 +10,7 @@ they become ``RiskAssessment.basis`` and the app's list of records used.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -211,18 +212,31 @@ class PatientHistory(_Frozen):
         vaccinations, treatments, outcomes), sorted and unique. Not the virus tests: a positive
         one is already a source of its episode, and the negatives serve the replication
         analyses only."""
+        return self.basis_until(None)
+
+    def basis_until(self, day: dt.date | None) -> tuple[str, ...]:
+        """:attr:`basis` of the records an assessment as of ``day`` uses: those dated on or
+        before it, and the undated ones (they cannot be placed after it); all when ``day`` is
+        None. Sorted and unique."""
         refs: set[str] = set()
-        for group in (
-            self.cancers,
-            self.infections,
-            self.vaccinations,
-            self.treatments,
-            self.outcomes,
-        ):
-            for record in group:
-                refs.update(record.sources)
-        refs.update(self.undated_metastases)
+        for date, sources in self.dated_sources():
+            if day is None or date is None or date <= day:
+                refs.update(sources)
         return tuple(sorted(refs))
+
+    def dated_sources(self) -> Iterator[tuple[dt.date | None, tuple[str, ...]]]:
+        """Each record's date (onset, start or day; None if undated) and source references."""
+        for c in self.cancers:
+            yield c.onset, c.sources
+        for e in self.infections:
+            yield e.onset, e.sources
+        for v in self.vaccinations:
+            yield v.date, v.sources
+        for t in self.treatments:
+            yield t.start, t.sources
+        for o in self.outcomes:
+            yield o.date, o.sources
+        yield None, self.undated_metastases
 
 
 class ReadFailure(_Frozen):

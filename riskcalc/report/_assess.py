@@ -325,7 +325,7 @@ def _report(
         status=status,
         not_applicable_reason=reason,
         warnings=(*case.history.warnings, *issues),
-        basis=case.history.basis,
+        basis=case.history.basis_until(case.as_of),
         model=model.info,
         **(extra or {}),
     )

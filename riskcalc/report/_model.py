@@ -115,7 +115,11 @@ class RiskReport(_Frozen):
     drivers: tuple[Driver, ...] = ()
     counterfactuals: tuple[Counterfactual, ...] = ()
     warnings: tuple[Issue, ...] = ()
-    basis: tuple[str, ...] = Field((), description="ResourceType/id of every record used")
+    basis: tuple[str, ...] = Field(
+        (),
+        description="ResourceType/id of every record used: those dated on or before as_of, "
+        "and the undated",
+    )
     model: ModelInfo
     riskcalc_version: str = __version__
     research_use_statement: str = RESEARCH_USE_STATEMENT

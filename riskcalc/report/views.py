@@ -250,16 +250,19 @@ class BasisRow:
     detail: str
 
 
-def basis_rows(history: PatientHistory) -> list[BasisRow]:
-    """Every source resource of the history with what it was used as and its date.
+def basis_rows(history: PatientHistory, *, as_of: dt.date | None = None) -> list[BasisRow]:
+    """Every source resource of the history with what it was used as and its date; with
+    ``as_of``, only those of records dated on or before it and the undated ones.
 
     A resource used by several records (e.g. an Encounter of two conditions) gets one row per
     use; rows are sorted by date (undated first), then reference. Together the rows cover
-    exactly ``history.basis``.
+    exactly ``history.basis_until(as_of)``, a report's ``basis``.
     """
     rows: set[BasisRow] = set()
 
     def add(sources: tuple[str, ...], used_as: str, day: dt.date | None, detail: str) -> None:
+        if as_of is not None and day is not None and day > as_of:
+            return
         for ref in sources:
             rows.add(BasisRow(ref, ref.split("/", 1)[0], used_as, day, detail))
 
@@ -278,6 +281,7 @@ def basis_rows(history: PatientHistory) -> list[BasisRow]:
         add(t.sources, "treatment", t.start, t.kind.value.replace("_", " "))
     for o in history.outcomes:
         add(o.sources, "outcome", o.date, o.kind.value.replace("_", " "))
+    add(history.undated_metastases, "metastasis", None, "undated: its date is not known")
     return sorted(rows, key=lambda r: (r.date or dt.date.min, r.reference, r.used_as))
 
 

@@ -431,10 +431,12 @@ def _tabs(
                 pd.DataFrame([i.model_dump() for i in issues]), hide_index=True, width="stretch"
             )
     with tabs[5]:
-        basis = pd.DataFrame([asdict(r) for r in basis_rows(history)])
+        basis = pd.DataFrame([asdict(r) for r in basis_rows(history, as_of=as_of)])
         st.markdown(
-            f"Every record the assessment used ({len(history.basis)} resources), with its date "
-            "and what it was used as, so that the basis can be checked in the chart."
+            f"Every record the assessment as of {as_of.isoformat()} used "
+            f"({len(history.basis_until(as_of))} resources: those dated on or before it, and the "
+            "undated), with its date and what it was used as, so that the basis can be checked "
+            "in the chart."
         )
         st.dataframe(
             basis,

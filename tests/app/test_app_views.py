@@ -79,6 +79,9 @@ def test_timeline_and_basis_cover_the_record(name: str) -> None:
     assert not any(r.hypothetical for r in rows)
     basis = basis_rows(history)
     assert {b.reference for b in basis} == set(history.basis)
+    for day in (AS_OF, *(e.onset for e in history.infections)):
+        shown_then = {b.reference for b in basis_rows(history, as_of=day)}
+        assert shown_then == set(history.basis_until(day))
     assert all(b.resource_type == b.reference.split("/")[0] for b in basis)
     dated = [b.date for b in basis if b.date is not None]
     assert dated == sorted(dated)

@@ -43,6 +43,21 @@ def test_colon_cancer_survivor_with_covid(fixtures: Path, default_model: Any) ->
     RiskAssessment.model_validate(report.to_fhir())
 
 
+def test_basis_holds_only_the_records_up_to_as_of(fixtures: Path, default_model: Any) -> None:
+    """An assessment before the 2020 COVID-19 episode did not use it: its Encounter and
+    Condition are not in the basis, in the report or in the RiskAssessment."""
+    path = _find(fixtures, COLON_COVID)
+    history = riskcalc.read_history(path)
+    (episode,) = history.infections
+    before = riskcalc.assess(history, as_of=dt.date(2016, 1, 1), model=default_model)
+    after = riskcalc.assess(history, as_of=dt.date(2021, 1, 1), model=default_model)
+    assert set(episode.sources) <= set(after.basis)
+    assert not set(episode.sources) & set(before.basis)
+    assert set(before.basis) < set(after.basis) == set(history.basis)
+    fhir_basis = {b["reference"] for b in before.to_fhir()["basis"]}
+    assert fhir_basis == set(before.basis)
+
+
 def test_no_infection_means_no_counterfactuals(fixtures: Path, default_model: Any) -> None:
     report = riskcalc.assess(
         _find(fixtures, BREAST_NO_INFECTION), as_of=dt.date(2020, 1, 1), model=default_model

@@ -19,6 +19,7 @@ import riskcalc
 from riskcalc.history import Cancer, CancerSite, OutcomeKind, PatientHistory
 from riskcalc.model._labels import Exclusion, follow_up
 from riskcalc.report import ReportStatus
+from riskcalc.report.views import basis_rows
 
 TODAY = dt.date(2026, 11, 30)
 AS_OF = dt.date(2024, 1, 1)
@@ -97,6 +98,9 @@ def test_undated_metastasis_is_warned_kept_and_stops_the_assessment() -> None:
     assert report.not_applicable_reason is not None
     assert "without a date (Condition/m1)" in report.not_applicable_reason
     assert "metastasis.undated" in {w.code for w in report.warnings}
+    assert "Condition/m1" in report.basis
+    [row] = [r for r in basis_rows(history, as_of=AS_OF) if r.reference == "Condition/m1"]
+    assert row.used_as == "metastasis" and row.date is None
     assert follow_up(history, AS_OF) == Exclusion.METASTATIC_DISEASE
 
 
