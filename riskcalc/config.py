@@ -1,8 +1,12 @@
-"""Settings that callers may change: input limits."""
+"""Settings that callers may change (input limits), and the checks of public arguments."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from riskcalc.errors import ConfigError
 
 
 class Limits(BaseModel):
@@ -21,3 +25,35 @@ class Limits(BaseModel):
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def as_date(value: object, name: str) -> dt.date:
+    """A date argument as a date: a ``date``, a ``datetime`` (its day) or ISO text
+    (``YYYY-MM-DD``); ConfigError ``config.invalid`` for anything else.
+
+    >>> as_date("2026-01-01", "as_of")
+    datetime.date(2026, 1, 1)
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ConfigError(
+                "config.invalid", f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}"
+            ) from exc
+    raise ConfigError("config.invalid", f"{name} must be a date, got {type(value).__name__}")
+
+
+def checked_limits(value: object) -> Limits:
+    """``value`` if it is a :class:`Limits`; ConfigError ``config.invalid`` otherwise."""
+    if not isinstance(value, Limits):
+        raise ConfigError(
+            "config.invalid",
+            f"limits must be a riskcalc.Limits (e.g. Limits(max_bytes=...)), "
+            f"got {type(value).__name__}",
+        )
+    return value

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from riskcalc.config import DEFAULT_LIMITS, Limits
-from riskcalc.errors import InputError, Issue
+from riskcalc.config import DEFAULT_LIMITS, Limits, as_date, checked_limits
+from riskcalc.errors import ConfigError, InputError, Issue
 from riskcalc.fhir._extract import extract
 from riskcalc.fhir._group import (
     PATIENT_TYPES,
@@ -106,8 +106,14 @@ def read_history(
     # The collector is paused for the whole read, and the parsed JSON freed before it resumes:
     # the tree holds no cycles, and a collection after the parse would walk every container of
     # it once more for nothing (DESIGN.md §10; docs/performance.md).
+    checked = checked_limits(limits)
+    day = dt.date.today() if today is None else as_date(today, "today")
+    if patient_id is not None and not isinstance(patient_id, str):
+        raise ConfigError(
+            "config.invalid", f"patient_id must be text, got {type(patient_id).__name__}"
+        )
     with gc_paused():
-        return _read_history(source, patient_id, limits, today or dt.date.today())
+        return _read_history(source, patient_id, checked, day)
 
 
 def _read_history(
@@ -183,7 +189,8 @@ def read_histories(
     the JSON files finds them, at 60-70 % of the cost of the read; see
     :mod:`riskcalc.fhir._records`). The NDJSON export stays its own unit.
     """
-    today = today or dt.date.today()
+    limits = checked_limits(limits)
+    today = dt.date.today() if today is None else as_date(today, "today")
     ledger = PatientLedger()
     join = split_records if whole_records else None
     for unit in iter_units(source, limits, join=join):

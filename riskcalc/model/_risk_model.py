@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -193,7 +194,15 @@ class RiskModel:
         return tuple(sorted(self.models))
 
     def _horizon(self, horizon_months: int | None) -> int:
-        horizon = self.default_horizon_months if horizon_months is None else horizon_months
+        if horizon_months is not None and (
+            not isinstance(horizon_months, numbers.Integral) or isinstance(horizon_months, bool)
+        ):
+            raise ConfigError(
+                "config.invalid",
+                f"horizon_months must be a whole number of months, got {horizon_months!r} "
+                f"({type(horizon_months).__name__}); choose one of {list(self.horizons_months)}",
+            )
+        horizon = self.default_horizon_months if horizon_months is None else int(horizon_months)
         if horizon not in self.models:
             raise ConfigError(
                 "config.invalid",

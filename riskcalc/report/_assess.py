@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from riskcalc import awakening
 from riskcalc.awakening import AwakeningResult
+from riskcalc.config import as_date
 from riskcalc.errors import ConfigError, Issue
 from riskcalc.features import (
     FEATURE_NAMES,
@@ -70,21 +71,6 @@ class _Case:
     history: PatientHistory
     as_of: dt.date
     reason: str | None
-
-
-def _check_as_of(as_of: object) -> dt.date:
-    if isinstance(as_of, dt.datetime):
-        return as_of.date()
-    if isinstance(as_of, dt.date):
-        return as_of
-    if isinstance(as_of, str):
-        try:
-            return dt.date.fromisoformat(as_of)
-        except ValueError as exc:
-            raise ConfigError(
-                "config.invalid", f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}"
-            ) from exc
-    raise ConfigError("config.invalid", f"as_of must be a date, got {type(as_of).__name__}")
 
 
 def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None:
@@ -359,13 +345,11 @@ def assess_histories(
     list[RiskReport]
         One report per history, in input order.
     """
-    from riskcalc.model import load_model
-
-    model = model or load_model()
+    model = _checked_model(model)
     dates = (
-        [_check_as_of(as_of)] * len(histories)
+        [as_date(as_of, "as_of")] * len(histories)
         if not isinstance(as_of, Sequence)
-        else [_check_as_of(d) for d in as_of]
+        else [as_date(d, "as_of") for d in as_of]
     )
     if len(dates) != len(histories):
         raise ConfigError("config.invalid", "as_of must be one date or one date per history")
@@ -462,21 +446,40 @@ def assess(
     """
     if isinstance(source_or_history, PatientHistory):
         history = source_or_history
+        if patient_id is not None and patient_id != history.patient_id:
+            raise ConfigError(
+                "config.invalid",
+                f"patient_id={patient_id!r}, but the history given is of "
+                f"Patient/{history.patient_id}",
+            )
     else:
         from riskcalc.fhir import read_history
 
         history = read_history(source_or_history, patient_id=patient_id)
-    day = dt.date.today() if as_of is None else _check_as_of(as_of)
+    day = dt.date.today() if as_of is None else as_date(as_of, "as_of")
     return assess_histories([history], as_of=day, horizon_months=horizon_months, model=model)[0]
+
+
+def _checked_model(model: object) -> RiskModel:
+    """``model``, or the default model for None; ConfigError for anything that is not one."""
+    from riskcalc.model import RiskModel, load_model
+
+    if model is None:
+        return load_model()
+    if not isinstance(model, RiskModel):
+        raise ConfigError(
+            "config.invalid",
+            f"model must be a RiskModel (riskcalc.model.load_model(folder)), "
+            f"got {type(model).__name__}",
+        )
+    return model
 
 
 def risk_curve(
     history: PatientHistory, *, as_of: dt.date, model: RiskModel | None = None
 ) -> list[tuple[int, float, float, float]]:
     """(horizon months, probability, low, high) at every horizon the model knows, ascending."""
-    from riskcalc.model import load_model
-
-    model = model or load_model()
+    model = _checked_model(model)
     if not_applicable_reason(history, as_of) is not None:
         return []
     frame = feature_matrix([history], [as_of])

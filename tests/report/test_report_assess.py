@@ -11,6 +11,7 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 
 import riskcalc
 from riskcalc import awakening
+from riskcalc.demo import demo_bundle
 from riskcalc.report import ReportStatus, assess_histories, counterfactual_histories, risk_curve
 
 COLON_COVID = "synthea-blaze/ad0b4b7a-2285-7a3c-5fd2-edbe4d67b7e7.json.bz2"
@@ -160,3 +161,39 @@ def test_bad_as_of_is_a_config_error(fixtures: Path, default_model: Any) -> None
             horizon_months=7,
             model=default_model,
         )
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda h: riskcalc.assess(h, as_of="2026-01-01", model="/some/dir"), "model must be"),
+        (lambda h: riskcalc.assess(h, as_of="2026-01-01", model=object()), "model must be"),
+        (lambda h: riskcalc.assess(h, as_of="2026-01-01", horizon_months="24"), "whole number"),
+        (lambda h: riskcalc.assess(h, as_of="2026-01-01", horizon_months=True), "whole number"),
+        (lambda h: riskcalc.assess(h, as_of="2026-01-01", horizon_months=7), "not one the model"),
+        (lambda h: riskcalc.assess(h, as_of="01/01/2026"), "as_of must be an ISO date"),
+        (lambda h: riskcalc.assess(h, as_of=20260101), "as_of must be a date"),
+        (lambda h: riskcalc.assess(h, as_of="2026-01-01", patient_id="other"), "history given"),
+        (lambda h: riskcalc.read_history(demo_bundle("mild-covid"), today=5), "today must be"),
+        (lambda h: riskcalc.read_history(demo_bundle("mild-covid"), limits={}), "riskcalc.Limits"),
+        (lambda h: riskcalc.read_history(demo_bundle("mild-covid"), patient_id=5), "text"),
+        (lambda h: next(riskcalc.read_histories(demo_bundle("mild-covid"), today="x")), "today"),
+    ],
+)
+def test_a_wrong_argument_is_a_config_error(call: Any, expected: str) -> None:
+    """Arguments of the wrong type or value are ConfigError config.invalid with a message that
+    names the argument, never an AttributeError or TypeError from deep inside."""
+    history = riskcalc.read_history(demo_bundle("mild-covid"))
+    with pytest.raises(riskcalc.ConfigError, match=expected) as caught:
+        call(history)
+    assert caught.value.code == "config.invalid"
+
+
+def test_dates_as_text_or_datetimes_read_as_dates() -> None:
+    data = demo_bundle("mild-covid")
+    as_text = riskcalc.read_history(data, today="2026-06-01")
+    assert as_text == riskcalc.read_history(data, today=dt.date(2026, 6, 1))
+    assert as_text == riskcalc.read_history(data, today=dt.datetime(2026, 6, 1, 23, 59))
+    history = riskcalc.read_history(data)
+    same = riskcalc.assess(history, as_of="2026-01-01", patient_id=history.patient_id)
+    assert same.patient_id == history.patient_id
