@@ -16,8 +16,10 @@ import orjson
 
 from riskcalc import awakening
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
-from riskcalc.errors import ConfigError
+from riskcalc.errors import ConfigError, Issue
 from riskcalc.fhir import read_history
+from riskcalc.history import PatientHistory
+from riskcalc.report import not_applicable_reason
 
 
 def add_parser(subparsers: Any) -> None:
@@ -57,14 +59,21 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
+def _issues(history: PatientHistory, result: awakening.AwakeningResult) -> list[Issue]:
+    """The history's warnings (what the reader passed over or doubted), then the score's own."""
+    issues = list(history.warnings)
+    return issues + [i for i in result.issues if i not in issues]
+
+
 def as_dict(
-    patient_id: str,
+    history: PatientHistory,
     result: awakening.AwakeningResult,
     rows: list[awakening.SensitivityRow] | None = None,
 ) -> dict[str, Any]:
-    """The result as plain data (the ``--json`` output)."""
+    """The result as plain data (the ``--json`` output). ``risk_model_not_applicable`` is why
+    ``riskcalc assess`` gives this patient no risk at the same date (None if it does)."""
     out: dict[str, Any] = {
-        "patient_id": patient_id,
+        "patient_id": history.patient_id,
         "as_of": result.as_of.isoformat(),
         "at_risk_start": result.at_risk_start.isoformat(),
         "preset": result.preset,
@@ -76,7 +85,8 @@ def as_dict(
             {**c.model_dump(mode="json"), "contribution": round(c.contribution, 6)}
             for c in result.contributions
         ],
-        "issues": [i.model_dump(mode="json") for i in result.issues],
+        "risk_model_not_applicable": not_applicable_reason(history, result.as_of),
+        "issues": [i.model_dump(mode="json") for i in _issues(history, result)],
         "parameters_version": result.parameters_version,
         "riskcalc_version": __version__,
         "research_use_statement": RESEARCH_USE_STATEMENT,
@@ -99,7 +109,7 @@ def as_dict(
 
 
 def as_text(
-    patient_id: str,
+    history: PatientHistory,
     result: awakening.AwakeningResult,
     rows: list[awakening.SensitivityRow] | None = None,
 ) -> str:
@@ -108,7 +118,7 @@ def as_text(
         f"riskcalc {__version__}, awakening parameters {result.parameters_version}. "
         f"{RESEARCH_USE_STATEMENT}",
         "",
-        f"Patient {patient_id}: awakening score on {result.as_of} "
+        f"Patient {history.patient_id}: awakening score on {result.as_of} "
         f"(preset {result.preset}, carry-over {'on' if result.carry_over else 'off'})",
         f"  score {result.score:.3f} (1.0 = one typical mild infection's worth, 90 days after it)",
         f"  background without infections {result.background:.3f}",
@@ -120,7 +130,10 @@ def as_text(
         lines.append(
             f"  {c.onset} {c.pathogen.value}, {c.severity.value}, IL-6 {il6}: +{c.contribution:.3f}"
         )
-    for issue in result.issues:
+    reason = not_applicable_reason(history, result.as_of)
+    if reason is not None:
+        lines.append(f"  the risk model does not apply to this patient on {result.as_of}: {reason}")
+    for issue in _issues(history, result):
         lines.append(f"  note [{issue.code}] {issue.message}")
     if rows:
         lines.append("  sensitivity (score at the low / high end of each parameter's range):")
@@ -148,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     if args.json:
-        print(orjson.dumps(as_dict(history.patient_id, result, rows)).decode())
+        print(orjson.dumps(as_dict(history, result, rows)).decode())
     else:
-        print(as_text(history.patient_id, result, rows))
+        print(as_text(history, result, rows))
     return 0

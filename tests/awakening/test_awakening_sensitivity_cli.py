@@ -49,10 +49,10 @@ def test_measured_il6_moves_away_from_the_default_rows() -> None:
 def test_text_and_json_renderings_carry_versions_and_statement() -> None:
     h = history(episode(days(30), Pathogen.COVID19, Severity.CRITICAL, il6=250.0, steroids=True))
     r = aw.score(h, as_of=days(400))
-    text = as_text(h.patient_id, r, aw.sensitivity(h, as_of=days(400)))
+    text = as_text(h, r, aw.sensitivity(h, as_of=days(400)))
     assert RESEARCH_USE_STATEMENT in text and r.parameters_version in text
     assert "250 pg/mL (measured)" in text
-    data = as_dict(h.patient_id, r)
+    data = as_dict(h, r)
     assert data["research_use_statement"] == RESEARCH_USE_STATEMENT
     assert data["score"] == pytest.approx(r.score, abs=1e-6)
     assert len(data["contributions"]) == 1
@@ -84,6 +84,7 @@ def test_cli_text_and_json(covid_patient: Path, capsys: pytest.CaptureFixture[st
     assert main(["awakening", str(covid_patient), "--as-of", "2021-01-01", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     on = data["score"]
+    assert data["risk_model_not_applicable"] is None
     assert data["preset"] == "human" and data["carry_over"] is True
     assert (
         main(
@@ -104,6 +105,25 @@ def test_cli_text_and_json(covid_patient: Path, capsys: pytest.CaptureFixture[st
     data = json.loads(capsys.readouterr().out)
     assert data["preset"] == "mouse" and data["carry_over"] is False and data["sensitivity"]
     assert on > 0
+
+
+def test_cli_shows_the_records_warnings_and_when_the_risk_model_does_not_apply(
+    fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A patient without cancer gets a score (the index is mechanistic), but the output says
+    the risk model does not apply and carries the reader's warnings (cancer.none)."""
+    (path,) = sorted((fixtures / "synthea-blaze").glob("085e81c0-*.json.bz2"))
+    history = read_history(path)
+    assert "cancer.none" in {w.code for w in history.warnings}
+    assert main(["awakening", str(path), "--as-of", "2026-01-01"]) == 0
+    out = capsys.readouterr().out
+    assert "the risk model does not apply to this patient on 2026-01-01: no cancer" in out
+    assert "note [cancer.none]" in out
+    assert main(["awakening", str(path), "--as-of", "2026-01-01", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["risk_model_not_applicable"].startswith("no cancer diagnosis")
+    codes = [i["code"] for i in data["issues"]]
+    assert "cancer.none" in codes and len(codes) >= len(history.warnings)
 
 
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
