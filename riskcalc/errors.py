@@ -292,6 +292,11 @@ WARNING_CODES: dict[str, CodeInfo] = {
         "The same resource (type and id) appeared more than once; one copy was kept.",
         "None; check the export if copies differ.",
     ),
+    "patient.no_id": CodeInfo(
+        "The Patient resource has no id: the patient is named by its fullUrl or its place in "
+        "the input, and a RiskAssessment names it by display only, not by a reference.",
+        "Export the Patient with its id.",
+    ),
     "resource.unknown_type": CodeInfo(
         "A resource type unknown to FHIR R4 was passed over.", "Check the export."
     ),

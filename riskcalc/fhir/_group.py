@@ -17,6 +17,8 @@ from typing import Any
 from riskcalc.errors import Issue
 from riskcalc.fhir._source import Unit
 
+#: A FHIR ``id`` (R4 2.24.0.1), whole text: use ``fullmatch``.
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _PATIENT_URL = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 _REF_KEYS = ("subject", "patient", "beneficiary")
 #: Resource types that normally belong to a patient and feed the history: reported when their
@@ -282,14 +284,36 @@ def issue_key(issue: Issue) -> tuple[str, bool, str, str]:
     return issue.code, issue.source is not None, issue.source or "", issue.message
 
 
+def patient_key(item: Item) -> tuple[str, Issue | None]:
+    """The name of a Patient resource's patient: its id, or, without one (missing, empty, not
+    text), its fullUrl or its place in the input, with the ``patient.no_id`` issue that says so.
+    A name made up this way is never a FHIR id (it holds a space or a colon), so no output
+    takes it for a reference to a Patient resource."""
+    rid = item.resource.get("id")
+    if isinstance(rid, str) and rid:
+        return rid, None
+    where = item.location
+    if where.startswith("<"):  # an object or bytes in memory: how it came is not a place
+        where = where.partition("#")[2]
+    name = item.full_url or f"(no id) {where}".rstrip()
+    issue = Issue(
+        code="patient.no_id",
+        message=(
+            f"the Patient resource has no id ({rid!r}); the patient is called {name!r} here, "
+            "and a RiskAssessment names it without a reference"
+        ),
+        source=item.location,
+    )
+    return name, issue
+
+
 def _patients(items: list[Item]) -> tuple[_Resolver, dict[str, PatientGroup]]:
     resolver = _Resolver()
     patients: dict[str, PatientGroup] = {}
-    for n, item in enumerate(items):
+    for item in items:
         if item.resource["resourceType"] != "Patient":
             continue
-        rid = item.resource.get("id")
-        pid = rid if isinstance(rid, str) and rid else (item.full_url or f"patient-{n}")
+        pid, no_id = patient_key(item)
         if pid in patients:
             patients[pid].issues.append(
                 Issue(
@@ -300,6 +324,8 @@ def _patients(items: list[Item]) -> tuple[_Resolver, dict[str, PatientGroup]]:
             )
             continue
         patients[pid] = PatientGroup(pid, item)
+        if no_id is not None:
+            patients[pid].issues.append(no_id)
         resolver.add(pid, item.full_url)
     return resolver, patients
 

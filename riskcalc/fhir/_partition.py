@@ -53,6 +53,7 @@ from riskcalc.fhir._group import (
     _patients,
     _summaries,
     group,
+    patient_key,
 )
 from riskcalc.fhir._source import (
     _BOM,
@@ -661,9 +662,11 @@ def history_from_resources(
     referenced by ``medicationReference`` go in ``shared`` keyed ``Medication/<id>``. A patient
     over ``limits.max_resources_per_patient`` is a :class:`ReadFailure`.
     """
-    pid = patient.get("id")
-    pid = pid if isinstance(pid, str) and pid else "patient-0"
-    group = PatientGroup(pid, Item(patient, f"Patient/{pid}", None))
+    item = Item(patient, f"Patient/{patient.get('id')}", None)
+    pid, no_id = patient_key(item)
+    group = PatientGroup(pid, item)
+    if no_id is not None:
+        group.issues.append(no_id)
     group.items = [Item(r, f"{r.get('resourceType')}/{r.get('id', '?')}", None) for r in resources]
     return _history_or_failure(group, shared or {}, (), today, limits)
 

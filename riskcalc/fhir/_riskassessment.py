@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from fhir.resources.R4B.riskassessment import RiskAssessment
 from pydantic import ValidationError
 
+from riskcalc.fhir._group import FHIR_ID
+
 if TYPE_CHECKING:
     from riskcalc.report import RiskReport
 
@@ -62,6 +64,15 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 
 def _reference(ref: str) -> dict[str, str]:
     return {"reference": ref}
+
+
+def _subject(patient_id: str) -> dict[str, str]:
+    """A reference to the Patient; by display only when the patient has no FHIR id (the reader
+    named it by its fullUrl or place in the input: ``patient.no_id``), which no server could
+    resolve."""
+    if FHIR_ID.fullmatch(patient_id):
+        return _reference(f"Patient/{patient_id}")
+    return {"display": f"the patient read as {patient_id!r}: the input gave it no valid FHIR id"}
 
 
 def _predictions(report: RiskReport) -> list[dict[str, Any]]:
@@ -130,7 +141,7 @@ def risk_assessment(report: RiskReport) -> dict[str, Any]:
         "id": str(uuid.uuid5(_NAMESPACE, key)),
         "meta": {"tag": [RESEARCH_TAG]},
         "status": "final",
-        "subject": _reference(f"Patient/{report.patient_id}"),
+        "subject": _subject(report.patient_id),
         "occurrenceDateTime": report.as_of.isoformat(),
         "code": {"text": "Risk of metastatic relapse after respiratory viral infections"},
         "method": {

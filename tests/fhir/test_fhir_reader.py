@@ -627,3 +627,43 @@ def test_encounter_severity_from_class_and_location(
     from riskcalc.fhir._extract import _encounter_severity
 
     assert _encounter_severity(encounter) is severity
+
+
+@pytest.mark.parametrize(
+    ("patient", "full_url", "named"),
+    [
+        ({"resourceType": "Patient"}, None, "(no id) entry[0]"),
+        ({"resourceType": "Patient", "id": ""}, None, "(no id) entry[0]"),
+        ({"resourceType": "Patient", "id": 5}, None, "(no id) entry[0]"),
+        ({"resourceType": "Patient"}, "urn:uuid:4f1c", "urn:uuid:4f1c"),
+    ],
+)
+def test_a_patient_without_an_id_is_warned_and_never_referenced(
+    patient: dict[str, object], full_url: str | None, named: str
+) -> None:
+    """The reader names such a patient (fullUrl, or its place in the input), says so with
+    patient.no_id, and the RiskAssessment names it by display only: a made-up
+    ``Patient/patient-0`` written back to an EHR would point at nobody, or at someone else."""
+    entry: dict[str, object] = {"resource": patient}
+    if full_url:
+        entry["fullUrl"] = full_url
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [entry]}
+    history = riskcalc.read_history(bundle, today=TODAY)
+    assert history.patient_id.startswith(named)
+    [issue] = [w for w in history.warnings if w.code == "patient.no_id"]
+    assert repr(history.patient_id) in issue.message
+    subject = riskcalc.assess(history, as_of=TODAY).to_fhir()["subject"]
+    assert "reference" not in subject and history.patient_id in subject["display"]
+
+
+def test_a_patient_id_that_is_not_a_fhir_id_is_not_a_reference() -> None:
+    history = riskcalc.read_history({"resourceType": "Patient", "id": "../../etc"}, today=TODAY)
+    assert "resource.skipped_invalid" in {w.code for w in history.warnings}
+    subject = riskcalc.assess(history, as_of=TODAY).to_fhir()["subject"]
+    assert subject == {
+        "display": "the patient read as '../../etc': the input gave it no valid FHIR id"
+    }
+    valid = riskcalc.read_history({"resourceType": "Patient", "id": "p-1.a"}, today=TODAY)
+    assert riskcalc.assess(valid, as_of=TODAY).to_fhir()["subject"] == {
+        "reference": "Patient/p-1.a"
+    }
