@@ -78,6 +78,14 @@ _PATHOGEN_BY_SET = {
     "test_rsv": Pathogen.RSV,
 }
 _MED_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
+#: The code a resource is selected by, per type (Medication* may name it by reference instead).
+_SELECTING_CODE = {
+    "Condition": "code",
+    "Observation": "code",
+    "Procedure": "code",
+    "Immunization": "vaccineCode",
+    **dict.fromkeys(_MED_TYPES, "medicationCodeableConcept"),
+}
 _ROMAN = {"0": "0", "1": "I", "2": "II", "3": "III", "4": "IV"}
 _ICU = re.compile(r"\bICU\b|intensive care", re.IGNORECASE)
 _STAGE = re.compile(r"^(?:stage\s*)?[cpy]?(IV|I{1,3}|[0-4])([A-C]\d?)?\b", re.IGNORECASE)
@@ -262,13 +270,38 @@ def _select_encounter(sel: _Selected, item: Item) -> None:
             sel.encounters.setdefault(key, item)
 
 
-def _select(items: Iterable[Item], shared: dict[str, dict[str, Any]]) -> _Selected:
-    """Pick resources by type and code (no validation yet)."""
+def _unreadable_code(concept: Any) -> bool:
+    """A code that is there but is not a CodeableConcept (an object whose ``coding`` is a list):
+    what it names cannot be known.
+
+    >>> _unreadable_code(None), _unreadable_code({"text": "flu"}), _unreadable_code(5)
+    (False, False, True)
+    """
+    if concept is None:
+        return False
+    if type(concept) is not dict:
+        return True
+    coding = concept.get("coding")
+    return coding is not None and type(coding) is not list
+
+
+def _select(items: Iterable[Item], shared: dict[str, dict[str, Any]], ctx: _Ctx) -> _Selected:
+    """Pick resources by type and code (no validation yet). A resource whose code cannot be read
+    is left out with ``resource.skipped_invalid``: it might have been a cancer or an infection."""
     sel = _Selected()
     lab, procedure, vaccine = codes.load("lab"), codes.load("procedure"), codes.load("vaccine")
     for item in items:
         r = item.resource
         rtype = r["resourceType"]
+        field_name = _SELECTING_CODE.get(rtype)
+        if field_name is not None and _unreadable_code(concept := r.get(field_name)):
+            ctx.warn(
+                "resource.skipped_invalid",
+                f"{item.ref} {field_name} is not a CodeableConcept ({concept!r:.60}), so what it "
+                f"records cannot be known; left out (at {item.location})",
+                item.ref,
+            )
+            continue
         if rtype == "Condition":
             _select_condition(sel, item)
         elif rtype == "Observation":
@@ -507,12 +540,29 @@ def _warn_returned(cancers: list[Cancer], ctx: _Ctx) -> None:
             )
 
 
+def _no_cancer(left_out: list[str]) -> str:
+    """What ``cancer.none`` says: no cancer Condition, or only ones left out (each has its own
+    warning), so that a report's reason does not deny what the record holds."""
+    if not left_out:
+        return "no cancer diagnosis in the record"
+    named = ", ".join(left_out[:3]) + (", …" if len(left_out) > 3 else "")
+    return (
+        f"no usable cancer diagnosis in the record: the cancer Condition(s) {named} were left out "
+        "(invalid FHIR or entered in error; see their warnings)"
+    )
+
+
 def _at_risk_start(
-    cancers: list[Cancer], treatments: list[Treatment], remission: list[dt.date], ctx: _Ctx
+    cancers: list[Cancer],
+    treatments: list[Treatment],
+    remission: list[dt.date],
+    ctx: _Ctx,
+    left_out: list[str],
 ) -> tuple[dt.date | None, AtRiskBasis]:
-    """The documented precedence: abatement, disease status, end of curative treatment, default."""
+    """The documented precedence: abatement, disease status, end of curative treatment, default.
+    ``left_out``: the cancer Conditions that were not usable, for the ``cancer.none`` message."""
     if not cancers:
-        ctx.warn("cancer.none", "no cancer diagnosis in the record", f"Patient/{ctx.patient_id}")
+        ctx.warn("cancer.none", _no_cancer(left_out), f"Patient/{ctx.patient_id}")
         return None, AtRiskBasis.NONE
     primary = max(cancers, key=lambda c: (c.onset or dt.date.min, c.site.value))
     if primary.abatement is not None:
@@ -978,13 +1028,14 @@ def extract(
     ctx = _Ctx(patient_id=group.patient_id, today=today, shared=shared)
     items = _dedupe(group, ctx)
     sex, deceased = _patient_facts(group, ctx)
-    sel = _select(items, shared)
+    sel = _select(items, shared, ctx)
     cancers = _with_stages(_cancers(sel, ctx), _stage_observations(sel, ctx))
     _warn_returned(cancers, ctx)
     records = _treatment_records(sel, ctx)
     treatments = merge_courses(records)
     remission, progression = _remission_dates(sel, ctx)
-    at_risk, basis = _at_risk_start(cancers, list(treatments), remission, ctx)
+    left_out = [item.ref for item, *_ in sel.cancers if not ctx.usable(item)]
+    at_risk, basis = _at_risk_start(cancers, list(treatments), remission, ctx, left_out)
     infections, tests = _infections(sel, records, ctx, window_days)
     outcomes, undated_metastases = _outcomes(
         sel, ctx, at_risk, progression, deceased, group.patient.ref

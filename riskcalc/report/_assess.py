@@ -73,6 +73,10 @@ class _Case:
     reason: str | None
 
 
+#: Warnings of a resource the reader left out whole.
+_LEFT_OUT = frozenset({"resource.skipped_invalid", "resource.entered_in_error"})
+
+
 def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None:
     """Why the model cannot give this patient a number at ``as_of``, or None if it can.
 
@@ -80,8 +84,18 @@ def not_applicable_reason(history: PatientHistory, as_of: dt.date) -> str | None
     remission, alive, with a known age.
     """
     if not history.cancers:
-        return "no cancer diagnosis in the record; the model is for cancer survivors"
+        found = next(
+            (w.message for w in history.warnings if w.code == "cancer.none"),
+            "no cancer diagnosis in the record",
+        )
+        return f"{found}; the model is for cancer survivors"
     if history.birth_date is None:
+        patient = f"Patient/{history.patient_id}"
+        if any(w.code in _LEFT_OUT and w.source == patient for w in history.warnings):
+            return (
+                f"no usable birth date: {patient} was left out (invalid FHIR or entered in "
+                "error; see its warning); age is a required input"
+            )
         return "no birth date in the record; age is a required input"
     if history.deceased_date is not None and history.deceased_date <= as_of:
         return f"the patient died on {history.deceased_date.isoformat()}"

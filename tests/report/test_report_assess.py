@@ -197,3 +197,53 @@ def test_dates_as_text_or_datetimes_read_as_dates() -> None:
     history = riskcalc.read_history(data)
     same = riskcalc.assess(history, as_of="2026-01-01", patient_id=history.patient_id)
     assert same.patient_id == history.patient_id
+
+
+def _demo_with(change: Any) -> dict[str, Any]:
+    import orjson
+
+    bundle: dict[str, Any] = orjson.loads(demo_bundle("hospitalised-flu"))
+    for entry in bundle["entry"]:
+        change(entry["resource"])
+    return bundle
+
+
+def test_the_reason_names_a_cancer_left_out_rather_than_denying_it() -> None:
+    """A cancer Condition that fails validation (a malformed onset) is left out with its own
+    warning; the reason then says so instead of "no cancer diagnosis in the record"."""
+
+    def break_cancer(r: dict[str, Any]) -> None:
+        if r.get("id") == "demo-hospitalised-flu-condition-1":
+            r["onsetDateTime"] = "2020-13-45"
+
+    report = riskcalc.assess(_demo_with(break_cancer), as_of="2026-01-01")
+    assert report.status is ReportStatus.NOT_APPLICABLE and report.not_applicable_reason
+    assert report.not_applicable_reason.startswith("no usable cancer diagnosis")
+    assert "Condition/demo-hospitalised-flu-condition-1 were left out" in (
+        report.not_applicable_reason
+    )
+    skipped = [w for w in report.warnings if w.code == "resource.skipped_invalid"]
+    assert [w.source for w in skipped] == ["Condition/demo-hospitalised-flu-condition-1"]
+
+
+def test_the_reason_names_a_patient_left_out() -> None:
+    def break_birth_date(r: dict[str, Any]) -> None:
+        if r["resourceType"] == "Patient":
+            r["birthDate"] = "2020-13-45"
+
+    report = riskcalc.assess(_demo_with(break_birth_date), as_of="2026-01-01")
+    assert report.not_applicable_reason == (
+        "no usable birth date: Patient/demo-hospitalised-flu was left out (invalid FHIR or "
+        "entered in error; see its warning); age is a required input"
+    )
+
+
+def test_a_condition_whose_code_cannot_be_read_is_warned() -> None:
+    def break_code(r: dict[str, Any]) -> None:
+        if r.get("id") == "demo-hospitalised-flu-condition-6":
+            r["code"] = 5
+
+    history = riskcalc.read_history(_demo_with(break_code))
+    [warning] = [w for w in history.warnings if w.code == "resource.skipped_invalid"]
+    assert warning.source == "Condition/demo-hospitalised-flu-condition-6"
+    assert "code is not a CodeableConcept (5)" in warning.message

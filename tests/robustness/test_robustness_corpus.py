@@ -125,12 +125,12 @@ HISTORIES: list[tuple[str, Any, set[str]]] = [
     (
         "wrong type: Condition.code a string",
         bundle(patient(), cancer(code="cancer")),
-        {"cancer.none"},
+        {"resource.skipped_invalid", "cancer.none"},
     ),
     (
         "wrong type: coding a string",
         bundle(patient(), cancer(code={"coding": "x"})),
-        {"cancer.none"},
+        {"resource.skipped_invalid", "cancer.none"},
     ),
     (
         "wrong type: stage a string",
