@@ -81,6 +81,7 @@ def read_history(
     patient_id: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     today: dt.date | None = None,
+    label: str | None = None,
 ) -> PatientHistory:
     """Read one patient's history.
 
@@ -88,13 +89,17 @@ def read_history(
     ----------
     source
         A path (``.json``, ``.ndjson``, either optionally ``.gz``/``.bz2``, or a folder of them),
-        bytes, JSON text (a ``str`` that is not JSON is taken as a path) or a dict.
+        bytes (JSON or NDJSON, optionally gzip or bzip2 data), JSON text (a ``str`` that is not
+        JSON is taken as a path) or a dict.
     patient_id
         The patient to read; required when the source holds several patients.
     limits
         Byte, depth and resources-per-patient limits.
     today
         Dates after this are refused as in the future (default: today's date); for tests.
+    label
+        The name of an in-memory source (bytes, text, dict) in locations and messages, e.g. an
+        uploaded file's name; default ``<bytes>``, ``<text>`` or ``<dict>``.
 
     Raises
     ------
@@ -108,16 +113,20 @@ def read_history(
     # it once more for nothing (DESIGN.md §10; docs/performance.md).
     checked = checked_limits(limits)
     day = dt.date.today() if today is None else as_date(today, "today")
-    if patient_id is not None and not isinstance(patient_id, str):
-        raise ConfigError(
-            "config.invalid", f"patient_id must be text, got {type(patient_id).__name__}"
-        )
+    _check_text(patient_id=patient_id, label=label)
     with gc_paused():
-        return _read_history(source, patient_id, checked, day)
+        return _read_history(source, patient_id, checked, day, label)
+
+
+def _check_text(**arguments: object) -> None:
+    """ConfigError for an argument that should be text (or None) and is not."""
+    for name, value in arguments.items():
+        if value is not None and not isinstance(value, str):
+            raise ConfigError("config.invalid", f"{name} must be text, got {type(value).__name__}")
 
 
 def _read_history(
-    source: Source, patient_id: str | None, limits: Limits, today: dt.date
+    source: Source, patient_id: str | None, limits: Limits, today: dt.date, label: str | None
 ) -> PatientHistory:
     # A patient's record may span files (a folder of Bundle pages, a Bundle per encounter):
     # every unit that holds the Patient or refers to it is kept, and those are read together,
@@ -125,7 +134,7 @@ def _read_history(
     kept: list[tuple[Unit, Grouping]] = []
     ids: list[str] = []  # distinct, in the order met
     labels: list[str] = []
-    for unit in iter_units(source, limits):
+    for unit in iter_units(source, limits, label=label):
         if isinstance(unit, InputError):
             raise unit
         labels.append(unit.label)
@@ -169,6 +178,7 @@ def read_histories(
     limits: Limits = DEFAULT_LIMITS,
     today: dt.date | None = None,
     whole_records: bool = False,
+    label: str | None = None,
 ) -> Iterator[PatientHistory | ReadFailure]:
     """Read every patient in a source, one history (or failure record) per patient.
 
@@ -187,13 +197,15 @@ def read_histories(
     ``whole_records=True`` reads a folder's records split over JSON files whole: the files that
     share a patient are read as one unit, in the place of the first of them (a first pass over
     the JSON files finds them, at 60-70 % of the cost of the read; see
-    :mod:`riskcalc.fhir._records`). The NDJSON export stays its own unit.
+    :mod:`riskcalc.fhir._records`). The NDJSON export stays its own unit. ``label`` names an
+    in-memory source as :func:`read_history` takes it.
     """
     limits = checked_limits(limits)
     today = dt.date.today() if today is None else as_date(today, "today")
+    _check_text(label=label)
     ledger = PatientLedger()
     join = split_records if whole_records else None
-    for unit in iter_units(source, limits, join=join):
+    for unit in iter_units(source, limits, join=join, label=label):
         for out in unit_results(unit, limits, today):
             yield ledger.repeated(out.patient_id, unit_label(unit)) or out
 

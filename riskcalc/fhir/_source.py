@@ -14,6 +14,7 @@ import contextlib
 import functools
 import gc
 import gzip
+import io
 import lzma
 import re
 import zlib
@@ -119,38 +120,51 @@ def read_bytes(path: Path, limits: Limits) -> bytes:
     """Read (and decompress) a file, refusing more than ``limits.max_bytes``."""
     name = path.name.lower()
     cap = limits.max_bytes
+    if name.endswith(_COMPRESSED):
+        opener = gzip.open if name.endswith(".gz") else bz2.open
+        return _inflated(lambda: opener(path, "rb"), str(path), cap)
     try:
-        if name.endswith(".gz"):
-            with gzip.open(path, "rb") as fh:
-                data = fh.read(cap + 1)
-        elif name.endswith(".bz2"):
-            with bz2.open(path, "rb") as fh:
-                data = fh.read(cap + 1)
-        else:
-            if path.stat().st_size > cap:
-                raise InputError(
-                    "input.too_large",
-                    f"{path} is {path.stat().st_size} bytes; the limit is {cap}",
-                    location=str(path),
-                )
-            data = path.read_bytes()
-    except (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError) as exc:
-        raise InputError(
-            "input.decompression", f"{path} is corrupt or truncated: {exc}", location=str(path)
-        ) from exc
-    except OSError as exc:
-        if name.endswith((".gz", ".bz2")) and not isinstance(exc, FileNotFoundError):
+        if path.stat().st_size > cap:
             raise InputError(
-                "input.decompression", f"{path} is corrupt or truncated: {exc}", location=str(path)
-            ) from exc
+                "input.too_large",
+                f"{path} is {path.stat().st_size} bytes; the limit is {cap}",
+                location=str(path),
+            )
+        return path.read_bytes()
+    except OSError as exc:
         raise InputError(
             "input.not_found", f"cannot read {path}: {exc}", location=str(path)
+        ) from exc
+
+
+def decompressed(data: bytes, label: str, limits: Limits) -> bytes:
+    """``data`` itself, or its content if it is gzip or bzip2 data (told by their magic bytes,
+    which JSON text never starts with): an uploaded ``.json.gz`` reads as its file does."""
+    if data[:2] == b"\x1f\x8b":
+        return _inflated(lambda: gzip.GzipFile(fileobj=io.BytesIO(data)), label, limits.max_bytes)
+    if data[:3] == b"BZh" and data[3:4].isdigit():
+        return _inflated(lambda: bz2.BZ2File(io.BytesIO(data)), label, limits.max_bytes)
+    return data
+
+
+def _inflated(
+    open_stream: Callable[[], gzip.GzipFile | bz2.BZ2File], where: str, cap: int
+) -> bytes:
+    """All of a decompressing stream, refusing more than ``cap`` bytes of content."""
+    try:
+        with open_stream() as fh:
+            data = fh.read(cap + 1)
+    except FileNotFoundError as exc:
+        raise InputError("input.not_found", f"cannot read {where}: {exc}", location=where) from exc
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:  # BadGzipFile is an OSError
+        raise InputError(
+            "input.decompression", f"{where} is corrupt or truncated: {exc}", location=where
         ) from exc
     if len(data) > cap:
         raise InputError(
             "input.too_large",
-            f"{path} holds more than {cap} bytes (after decompression)",
-            location=str(path),
+            f"{where} holds more than {cap} bytes (after decompression)",
+            location=where,
         )
     return data
 
@@ -556,7 +570,7 @@ def _files(folder: Path) -> list[Path]:
 
 
 def iter_units(
-    source: Any, limits: Limits, *, join: Join | None = None
+    source: Any, limits: Limits, *, join: Join | None = None, label: str | None = None
 ) -> Iterator[Unit | InputError]:
     """Yield the units of a source.
 
@@ -564,26 +578,29 @@ def iter_units(
     one unit per JSON file (in sorted relative-path order) then one unit for all its NDJSON
     files; a file that cannot be read there is yielded as an :class:`InputError` and the rest
     go on. ``join``, given a folder's JSON files in that order, names the sets of files to read
-    as one unit each (:func:`read_joined`, in the place of the set's first file).
+    as one unit each (:func:`read_joined`, in the place of the set's first file). ``label``
+    names an in-memory source (bytes, text, dict) in locations and messages, e.g. the name of
+    an uploaded file (default ``<bytes>``, ``<text>``, ``<dict>``); bytes may be gzip or bzip2
+    data (:func:`decompressed`).
     """
     if isinstance(source, dict):
+        where = label or "<dict>"
         _check_dict_depth(source, limits)
-        check_fhir(source, "<dict>")
-        yield Unit("<dict>", [Document("<dict>", source)])
+        check_fhir(source, where)
+        yield Unit(where, [Document(where, source)])
         return
     if isinstance(source, bytes | bytearray | memoryview):
-        yield _unit_from_bytes(bytes(source), "<bytes>", limits, None)
+        where = label or "<bytes>"
+        data = decompressed(bytes(source), where, limits)
+        yield _unit_from_bytes(data, where, limits, None)
         return
     if isinstance(source, str):
         # text read from a file with a byte-order mark (open(..., encoding="utf-8")) starts
         # with U+FEFF, which is not white space; parse_json drops it as it does the bytes' BOM
         text = source.removeprefix("\ufeff").lstrip()
-        if not text or text[:1] in ("{", "["):
+        if not text or text[:1] in ("{", "[") or "\n" in source or len(source) > 4096:
             # an empty string is empty input, never the current directory (Path("") is ".")
-            yield _unit_from_bytes(source.encode("utf-8"), "<text>", limits, None)
-            return
-        if "\n" in source or len(source) > 4096:
-            yield _unit_from_bytes(source.encode("utf-8"), "<text>", limits, None)
+            yield _unit_from_bytes(source.encode("utf-8"), label or "<text>", limits, None)
             return
         source = Path(source)
     if not isinstance(source, Path):

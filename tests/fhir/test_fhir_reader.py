@@ -667,3 +667,39 @@ def test_a_patient_id_that_is_not_a_fhir_id_is_not_a_reference() -> None:
     assert riskcalc.assess(valid, as_of=TODAY).to_fhir()["subject"] == {
         "reference": "Patient/p-1.a"
     }
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress])
+def test_compressed_bytes_read_as_their_file_does(fixtures: Path, compress: object) -> None:
+    """An uploaded .json.gz or .json.bz2 arrives as bytes: its magic bytes tell it apart."""
+    path = fixtures / "synthea-blaze" / f"{AD0}.json.bz2"
+    plain = bz2.decompress(path.read_bytes())
+    packed = compress(plain)  # type: ignore[operator]
+    expected = riskcalc.read_history(plain, today=TODAY)
+    assert riskcalc.read_history(packed, today=TODAY) == expected
+    [history] = riskcalc.read_histories(packed, today=TODAY)
+    assert history == expected
+
+
+@pytest.mark.parametrize(
+    "data", [gzip.compress(b'{"resourceType": "Patient"}')[:-9], b"BZh91AY&SY"]
+)
+def test_corrupt_compressed_bytes_are_a_decompression_error(data: bytes) -> None:
+    with pytest.raises(InputError) as caught:
+        riskcalc.read_history(data, label="upload.json.gz")
+    assert caught.value.code == "input.decompression"
+    assert caught.value.location == "upload.json.gz"
+
+
+def test_a_label_names_an_in_memory_source_in_messages() -> None:
+    with pytest.raises(InputError, match=r"at upload\.json") as caught:
+        riskcalc.read_history(
+            b'{"resourceType": "Bundle", "type": "collection"}', label="upload.json"
+        )
+    assert caught.value.code == "input.no_patient"
+    with pytest.raises(InputError) as caught:
+        riskcalc.read_history(b'{"resourceType": ', label="upload.json")
+    assert caught.value.code == "input.json_syntax"
+    assert caught.value.location is not None and caught.value.location.startswith("upload.json:")
+    history = riskcalc.read_history({"resourceType": "Patient"}, label="upload.json", today=TODAY)
+    assert history.patient_id == "(no id) upload.json"
