@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
+import math
 import os
 import socket
 import sys
@@ -24,7 +27,7 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--port", type=_port, default=8080, help="port, 0-65535 (default 8080)")
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument("--jwks-url", help="URL of the CDS clients' JWK Set")
     keys.add_argument("--jwks-file", type=Path, help="file holding the CDS clients' JWK Set")
@@ -95,12 +98,25 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _port(text: str) -> int:
+    """A TCP port (0: one the system chooses), for argparse: anything else is a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535)")
+    return port
+
+
 def settings_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~riskcalc.service.ServiceSettings` the arguments describe."""
     from pydantic import ValidationError
 
     from riskcalc.service import ServiceSettings
 
+    if not math.isfinite(args.max_request_mb):
+        raise ConfigError("config.invalid", "--max-request-mb must be a finite number")
     try:
         return ServiceSettings(
             service_url=args.audience,
@@ -156,38 +172,76 @@ def run(args: argparse.Namespace) -> int:
         "log_config": None,
         "server_header": False,
     }
-    if args.workers <= 1:
-        uvicorn.run(create_app(settings), **common)
-        return 0
-    with tempfile.TemporaryDirectory(prefix="riskcalc-serve-") as tmp:
-        if settings.replay_store is None:
-            settings = settings.model_copy(update={"replay_store": Path(tmp) / "jti.sqlite"})
-        create_app(settings)  # fail here, once, on bad settings or a missing model
-        os.environ[SETTINGS_ENV] = settings.model_dump_json()
-        _run_workers(
-            uvicorn.Config(
-                "riskcalc.service._app:app_from_environment",
-                factory=True,
-                workers=args.workers,
-                **common,
+    # Bound here, before the model loads: a port in use is a one-line error at once, rather
+    # than uvicorn's log line and exit status after start-up.
+    with _listening_socket(args.host, args.port) as sock:
+        if args.workers <= 1:
+            server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
+            _log_address(sock)
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: shut down, as uvicorn.run does
+                server.run(sockets=[sock])
+            return 0
+        with tempfile.TemporaryDirectory(prefix="riskcalc-serve-") as tmp:
+            if settings.replay_store is None:
+                settings = settings.model_copy(update={"replay_store": Path(tmp) / "jti.sqlite"})
+            create_app(settings)  # fail here, once, on bad settings or a missing model
+            os.environ[SETTINGS_ENV] = settings.model_dump_json()
+            _log_address(sock)
+            _run_workers(
+                uvicorn.Config(
+                    "riskcalc.service._app:app_from_environment",
+                    factory=True,
+                    workers=args.workers,
+                    **common,
+                ),
+                sock,
             )
-        )
     return 0
 
 
-def _run_workers(config: Any) -> None:
-    """``uvicorn.run`` with workers, with Nagle's algorithm off on every connection.
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (as uvicorn binds one), with Nagle's algorithm off.
 
-    uvicorn binds the shared socket as ``socket.socket(family)`` (protocol 0), so asyncio, which
-    sets ``TCP_NODELAY`` only on sockets whose protocol is ``IPPROTO_TCP``, leaves Nagle on in the
-    workers: an answer written in two parts (head, then body) then waits for the client's delayed
-    ACK, 40 ms on Linux. Measured: a trivial ``GET /cds-services`` took 44 ms with 2 workers and
-    0.9 ms with one process. Linux copies ``TCP_NODELAY`` from the listening socket to the sockets
-    ``accept`` returns, so setting it once here fixes every worker.
+    An answer written in two parts (head, then body) with Nagle on waits for the client's
+    delayed ACK, 40 ms on Linux: a trivial ``GET /cds-services`` took 44 ms with 2 workers and
+    0.9 ms with one process when uvicorn bound the workers' socket as protocol 0, on whose
+    connections asyncio does not set ``TCP_NODELAY``. Linux copies it from the listening socket
+    to the sockets ``accept`` returns, so it is set here, once, for every worker.
+
+    Raises
+    ------
+    ConfigError
+        ``config.invalid`` if the address cannot be bound (port in use, no permission, unknown
+        host), naming it.
     """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = {
+            errno.EADDRINUSE: ": another process is listening on it; choose another --port",
+            errno.EACCES: ": permission denied (ports below 1024 need privileges)",
+        }.get(exc.errno or 0, f" ({exc.strerror or exc})")
+        raise ConfigError("config.invalid", f"cannot listen on {host}:{port}{hint}") from exc
+    sock.set_inheritable(True)  # the worker processes serve it
+    return sock
+
+
+def _log_address(sock: socket.socket) -> None:
+    """Say where the service listens (uvicorn does not when it is handed the socket)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+    logging.getLogger("riskcalc.service").info(
+        "listening on http://%s:%d (Ctrl-C to stop)", shown, port
+    )
+
+
+def _run_workers(config: Any, sock: socket.socket) -> None:
+    """``uvicorn.run`` with workers, all serving ``sock`` (see :func:`_listening_socket`)."""
     from uvicorn.supervisors import Multiprocess
 
-    sock = config.bind_socket()
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     Multiprocess(config, sockets=[sock]).run()

@@ -25,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskcalc.demo import demo_bundle
 from riskcalc.errors import InputError, RemoteError, RiskCalcError
-from riskcalc.report import ReportStatus, RiskReport
+from riskcalc.report import ModelInfo, ReportStatus, RiskReport
 from riskcalc.service._auth import AuthError, TokenVerifier, VerifiedClient, key_source
 from riskcalc.service._cards import data_problem_card, render_card
 from riskcalc.service._feedback import FeedbackStore, feedback_records
@@ -45,8 +45,8 @@ from riskcalc.service._fetch import fetch_queries, quiet_http_loggers
 from riskcalc.service._prefetch import (
     PREFETCH_TEMPLATES,
     combine_prefetch,
-    missing_keys,
     resolve_queries,
+    unavailable_keys,
 )
 from riskcalc.service._schema import (
     Discovery,
@@ -57,6 +57,9 @@ from riskcalc.service._schema import (
     SystemAction,
 )
 from riskcalc.service._settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from riskcalc.model import RiskModel
 
 SERVICE_ID = "riskcalc-relapse-risk"
 HOOK = "patient-view"
@@ -80,8 +83,26 @@ _ROUTES = {
 M = TypeVar("M", bound=BaseModel)
 
 
-def library_assessor(model_path: Path | None = None) -> AssessFn:
-    """The library call, with the model loaded now (so a missing or altered model stops start-up).
+class LibraryAssessor:
+    """The library call (an :data:`AssessFn`), and the model it assesses with (``info``)."""
+
+    def __init__(self, model: RiskModel) -> None:
+        import riskcalc
+
+        self._riskcalc = riskcalc
+        self._model = model
+        self.info: ModelInfo = model.info
+
+    def __call__(self, bundle: dict[str, Any], patient_id: str, horizon: int | None) -> RiskReport:
+        history = self._riskcalc.read_history(bundle, patient_id=patient_id)
+        return self._riskcalc.assess(history, horizon_months=horizon, model=self._model)
+
+
+def library_assessor(
+    model_path: Path | None = None, *, horizon_months: int | None = None
+) -> LibraryAssessor:
+    """The library call, with the model loaded and tried now, so that a model or a horizon the
+    service cannot use stops start-up instead of failing every request.
 
     Reads the patient's history from the combined Bundle with :func:`riskcalc.read_history`
     (``patient_id`` = the hook context's, so another patient's records are never mixed in) and
@@ -91,21 +112,21 @@ def library_assessor(model_path: Path | None = None) -> AssessFn:
     ------
     ModelError
         If the model cannot be loaded (``model.not_found``, ``model.hash_mismatch``, …).
+    ConfigError
+        If ``horizon_months`` is not one the model was trained for (``config.invalid``).
     """
     import riskcalc
     from riskcalc.model import load_model
 
     model = load_model(model_path)
-
-    def assess(bundle: dict[str, Any], patient_id: str, horizon: int | None) -> RiskReport:
-        history = riskcalc.read_history(bundle, patient_id=patient_id)
-        return riskcalc.assess(history, horizon_months=horizon, model=model)
-
-    # Warm up on a bundled synthetic demo patient (no patient data): the first call imports the
-    # FHIR models it validates with and compiles the model, so that this happens before the
-    # service freezes its start-up objects (see create_app) and not in a clinician's request.
-    riskcalc.assess(riskcalc.read_history(demo_bundle("mild-covid")), model=model)
-    return assess
+    # Warm up on a bundled synthetic demo patient (no patient data), at the service's horizon:
+    # the first call imports the FHIR models it validates with and compiles the model, so that
+    # this happens before the service freezes its start-up objects (see create_app) and not in
+    # a clinician's request; and a horizon the model does not know fails here, once.
+    riskcalc.assess(
+        riskcalc.read_history(demo_bundle("mild-covid")), horizon_months=horizon_months, model=model
+    )
+    return LibraryAssessor(model)
 
 
 class ServiceError(Exception):
@@ -131,12 +152,25 @@ def _error_response(exc: ServiceError) -> Response:
     return _json(error_body(exc.code, exc.message), exc.status, headers)
 
 
+#: The UTF-8 byte order mark: accepted before a body, as the library accepts it before a file.
+_BOM = b"\xef\xbb\xbf"
+#: orjson's own nesting limit (it parses 1024 nested arrays or objects and refuses 1025).
+_PARSER_MAX_DEPTH = 1024
+
+
 def _parse(body: bytes, model: type[M]) -> M:
     """Parse JSON into ``model``; the 400 message names fields, never echoes values."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ServiceError(400, "service.bad_request", "the body is not valid JSON") from None
+        data = orjson.loads(body.removeprefix(_BOM))
+    except orjson.JSONDecodeError as exc:
+        # orjson says "depth limit exceeded" for a body nested past its limit (the library's
+        # reader reads the same words: riskcalc/fhir/_source.py)
+        message = (
+            f"the body nests deeper than {_PARSER_MAX_DEPTH} levels"
+            if "depth limit" in exc.msg.lower()
+            else "the body is not valid JSON"
+        )
+        raise ServiceError(400, "service.bad_request", message) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -276,12 +310,17 @@ def discovery() -> Discovery:
 class _Service:
     """The request handlers, holding the settings and the long-lived helpers."""
 
-    def __init__(self, settings: ServiceSettings, assess: AssessFn) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        verifier: TokenVerifier | None,
+        assess: AssessFn,
+        model: ModelInfo | None,
+    ) -> None:
         self.settings = settings
+        self.verifier = verifier
         self.assess = assess
-        self.verifier = (
-            None if settings.dev_no_auth else TokenVerifier(settings, key_source(settings))
-        )
+        self.model = model
         self.feedback = (
             FeedbackStore(settings.feedback_file) if settings.feedback_file is not None else None
         )
@@ -308,16 +347,16 @@ class _Service:
         # parsed prefetch (some MB of objects) is then read on the core that built it. Parsed on
         # the event loop's thread and assessed on another, a 0.6 MB prefetch took 11 ms to
         # assess instead of 6 (docs/performance.md).
-        call, cards = await run_in_threadpool(self._parse_and_answer, body, request.state)
+        call, missing, cards = await run_in_threadpool(self._parse_and_answer, body, request.state)
         if cards is None:  # the prefetch is incomplete: fetch the rest, then assess
-            prefetch = await self._complete_prefetch(call)
+            prefetch = await self._complete_prefetch(call, missing)
             cards = await run_in_threadpool(self._cards, prefetch, call.context.patientId)
         return _json(cards)
 
     def _parse_and_answer(
         self, body: bytes, state: State
-    ) -> tuple[HookRequest, dict[str, Any] | None]:
-        """The parsed call, and its answer if the prefetch holds everything (else None)."""
+    ) -> tuple[HookRequest, list[str], dict[str, Any] | None]:
+        """The parsed call, the prefetch keys to fetch, and the answer if there are none."""
         call = _parse(body, HookRequest)
         state.hook_instance = call.hookInstance
         if call.hook != HOOK:
@@ -327,21 +366,19 @@ class _Service:
                 400, "service.bad_request", "fhirAuthorization without fhirServer (cds-r-1)"
             )
         prefetch = dict(call.prefetch or {})
-        if missing_keys(prefetch):
-            return call, None
-        return call, self._cards(prefetch, call.context.patientId)
+        missing = unavailable_keys(prefetch)  # InputError (400) for a malformed value
+        if missing:
+            return call, missing, None
+        return call, missing, self._cards(prefetch, call.context.patientId)
 
-    async def _complete_prefetch(self, call: HookRequest) -> dict[str, Any]:
+    async def _complete_prefetch(self, call: HookRequest, missing: list[str]) -> dict[str, Any]:
         prefetch = dict(call.prefetch or {})
-        missing = missing_keys(prefetch)
-        if not missing:
-            return prefetch
         if call.fhirServer is None or call.fhirAuthorization is None:
             raise ServiceError(
                 412,
                 "service.data_unavailable",
-                f"prefetch keys {missing} are missing and no fhirServer with "
-                "fhirAuthorization was given",
+                f"prefetch keys {missing} are missing or report a failure, and no fhirServer "
+                "with fhirAuthorization was given",
             )
         queries = resolve_queries(call.context.patientId, missing)
         try:
@@ -364,7 +401,7 @@ class _Service:
             report = self.assess(bundle, patient_id, s.horizon_months)
         except InputError as exc:
             # The record could not be used: a card that says why, never a number.
-            card = data_problem_card(exc, s)
+            card = data_problem_card(exc, s, model=self.model)
             return HookResponse(cards=(card,)).model_dump(mode="json", exclude_none=True)
         except RiskCalcError as exc:  # model or configuration: the service's fault, not the data's
             raise ServiceError(
@@ -409,7 +446,9 @@ def _check_service(service_id: str) -> None:
         )
 
 
-def create_app(settings: ServiceSettings, *, assess: AssessFn | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceSettings, *, assess: AssessFn | None = None, model: ModelInfo | None = None
+) -> FastAPI:
     """The CDS Hooks application for ``settings``.
 
     Parameters
@@ -419,16 +458,27 @@ def create_app(settings: ServiceSettings, *, assess: AssessFn | None = None) -> 
         :class:`~riskcalc.errors.ConfigError`); the JWK Set file is read here.
     assess
         The call that turns the combined Bundle into a report; default
-        :func:`library_assessor` with ``settings.model_path`` (loaded here).
+        :func:`library_assessor` with ``settings.model_path`` and ``settings.horizon_months``
+        (loaded and tried here).
+    model
+        The model named on a card that has no report to take it from (the record could not
+        be read); default: the library assessor's. Give it with ``assess``: without it such a
+        card names only the riskcalc version.
 
     Raises
     ------
     ConfigError, ModelError
-        Incomplete settings, an unreadable JWK Set file, or a model that cannot be loaded.
+        Incomplete settings, an unreadable JWK Set file, a model that cannot be loaded or a
+        horizon it was not trained for.
     """
     settings.check_complete()
     quiet_http_loggers()
-    service = _Service(settings, assess or library_assessor(settings.model_path))
+    # The JWK Set is read before the model loads (seconds): a bad key file fails at once.
+    verifier = None if settings.dev_no_auth else TokenVerifier(settings, key_source(settings))
+    if assess is None:
+        library = library_assessor(settings.model_path, horizon_months=settings.horizon_months)
+        assess, model = library, model or library.info
+    service = _Service(settings, verifier, assess, model)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ point the service at keys of its own choosing.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -146,11 +147,20 @@ class JwksFileKeys:
     def __init__(self, path: Path) -> None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            self._keys = jwt.PyJWKSet.from_dict(data)
-        except (OSError, ValueError, jwt.PyJWTError) as exc:
+        except (OSError, ValueError) as exc:
             raise ConfigError(
                 "config.invalid", f"cannot read the JWK Set file {path}: {exc}"
             ) from exc
+        if not isinstance(data, dict):  # PyJWKSet.from_dict assumes an object
+            raise ConfigError(
+                "config.invalid",
+                f'the JWK Set file {path} is not a JWK Set: a JSON object {{"keys": [...]}} '
+                "was expected",
+            )
+        try:
+            self._keys = jwt.PyJWKSet.from_dict(data)
+        except jwt.PyJWTError as exc:
+            raise ConfigError("config.invalid", f"the JWK Set file {path}: {exc}") from exc
 
     def key_for(self, kid: str) -> jwt.PyJWK:
         try:
@@ -189,6 +199,14 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Authorization header is not a Bearer token")
     return token.strip()
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float:
+    """The claim ``name`` as a finite JSON number (an RFC 7519 NumericDate), else AuthError."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise AuthError(f"token {name} is not a number (NumericDate)")
+    return float(value)
 
 
 class TokenVerifier:
@@ -270,10 +288,15 @@ class TokenVerifier:
     def _check_claims(self, claims: dict[str, Any]) -> VerifiedClient:
         s = self._settings
         now = self._clock()
-        iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
+        # PyJWT compares int(claim), so it lets "exp": "1700000000" through: the arithmetic
+        # below needs the JSON numbers RFC 7519 says these claims are.
+        iat, exp = _numeric_date(claims, "iat"), _numeric_date(claims, "exp")
+        if "nbf" in claims:
+            _numeric_date(claims, "nbf")
+        jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthError("token jti is not a non-empty string")
-        if not isinstance(iat, int | float) or iat > now + s.clock_skew_s:
+        if iat > now + s.clock_skew_s:
             raise AuthError("token issued in the future (iat)")
         if exp - iat > s.max_token_lifetime_s + s.clock_skew_s:
             raise AuthError(f"token lifetime exceeds {s.max_token_lifetime_s} s")

@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from riskcalc.errors import RemoteError
-from riskcalc.service._prefetch import searchset
+from riskcalc.service._prefetch import answer_type, reports_failure, searchset
 from riskcalc.service._settings import ServiceSettings
 
 
@@ -125,6 +125,24 @@ async def _get_json(client: httpx.AsyncClient, url: str, budget: _Budget) -> dic
     return body
 
 
+def _checked(answer: dict[str, Any], expected: str) -> dict[str, Any]:
+    """``answer`` if it is what the query asked for (``expected``: its resource type) and does
+    not report a failure: a server may answer 200 with an OperationOutcome, or with a searchset
+    holding an error outcome entry, and neither means "nothing found"."""
+    kind = "search" if expected == "Bundle" else f"{expected} read"
+    if reports_failure(answer):
+        raise RemoteError(
+            "remote.bad_response",
+            f"the FHIR server answered a {kind} with an error OperationOutcome",
+        )
+    if answer["resourceType"] != expected:
+        raise RemoteError(
+            "remote.bad_response",
+            f"the FHIR server answered a {kind} with a resource that is not a {expected}",
+        )
+    return answer
+
+
 def _list_of(page: Mapping[str, Any], key: str) -> list[Any]:
     value = page.get(key)
     if value is None:
@@ -148,8 +166,9 @@ async def _fetch_one(
     max_pages = settings.fetch_max_pages
     if "?" in query:  # a search: ask for large pages
         query = f"{query}&_count={settings.fetch_page_size}"
-    first = await _get_json(client, f"{base}/{query}", budget)
-    if first["resourceType"] != "Bundle":
+    expected = answer_type(query)
+    first = _checked(await _get_json(client, f"{base}/{query}", budget), expected)
+    if expected != "Bundle":
         return first
     resources: list[dict[str, Any]] = []
     page, pages = first, 1
@@ -171,10 +190,8 @@ async def _fetch_one(
             raise RemoteError(
                 "remote.too_large", f"a search needs more than {max_pages} pages; send prefetch"
             )
-        page = await _get_json(client, next_url, budget)
+        page = _checked(await _get_json(client, next_url, budget), expected)
         pages += 1
-        if page["resourceType"] != "Bundle":
-            raise RemoteError("remote.bad_response", "a searchset page is not a Bundle")
     return searchset(resources, fhir_base=base)
 
 
@@ -189,13 +206,16 @@ async def fetch_queries(
     """Run ``queries`` (prefetch key → relative FHIR query) against ``fhir_server``, concurrently.
 
     Returns the answers as a prefetch would hold them: the resource for a read, one searchset
-    Bundle (all pages merged) for a search.
+    Bundle (all pages merged) for a search. A 200 answer that reports a failure (an
+    OperationOutcome, or a searchset with an ``error`` or ``fatal`` OperationOutcome entry) or
+    that is not the resource type the query returns is a failure, never "nothing found".
 
     Raises
     ------
     RemoteError
         ``remote.unreachable`` (connection, timeout), ``remote.bad_response`` (status, not FHIR,
-        a ``next`` link elsewhere) or ``remote.too_large`` (byte budget or page cap).
+        not the resource type asked for, an answer reporting an error, a ``next`` link
+        elsewhere) or ``remote.too_large`` (byte budget or page cap).
     """
     if not server_allowed(fhir_server, settings):
         raise RemoteError(

@@ -59,18 +59,81 @@ def resolve_queries(patient_id: str, keys: Iterable[str] | None = None) -> dict[
     return {k: PREFETCH_TEMPLATES[k].replace(PATIENT_TOKEN, patient_id) for k in chosen}
 
 
-def missing_keys(prefetch: Mapping[str, Any] | None) -> list[str]:
-    """Template keys the client did not fulfil: absent, or an OperationOutcome (CDS Hooks 2.0).
+#: Issue severities with which an OperationOutcome says a query failed (FHIR R4 IssueSeverity).
+_FAILURE_SEVERITIES = frozenset({"error", "fatal"})
 
-    A ``null`` value means the client ran the query and found nothing: it is not missing.
+
+def answer_type(query: str) -> str:
+    """The resource type a FHIR server answers ``query`` with: ``Bundle`` for a search
+    (``Type?…``), the type read for a read (``Type/id``)."""
+    return "Bundle" if "?" in query else query.split("/", 1)[0]
+
+
+def _is_error_outcome(resource: Mapping[str, Any]) -> bool:
+    issues = resource.get("issue")
+    return (
+        resource.get("resourceType") == "OperationOutcome"
+        and isinstance(issues, list)
+        and any(isinstance(i, dict) and i.get("severity") in _FAILURE_SEVERITIES for i in issues)
+    )
+
+
+def reports_failure(answer: Mapping[str, Any]) -> bool:
+    """True if a FHIR answer says its query failed rather than what it found.
+
+    An OperationOutcome in place of the answer (CDS Hooks 2.0: how a client says it failed to
+    prefetch), or a Bundle with an OperationOutcome entry (a server's ``search.mode = outcome``
+    entry) holding an issue of severity ``error`` or ``fatal``: the search did not run, and its
+    empty or partial result is not "nothing found". Warnings and information are not failures.
+    """
+    kind = answer.get("resourceType")
+    if kind == "OperationOutcome":
+        return True
+    entries = answer.get("entry")
+    return (
+        kind == "Bundle"
+        and isinstance(entries, list)
+        and any(
+            isinstance(e, dict)
+            and isinstance(e.get("resource"), dict)
+            and _is_error_outcome(e["resource"])
+            for e in entries
+        )
+    )
+
+
+def unavailable_keys(prefetch: Mapping[str, Any] | None) -> list[str]:
+    """Template keys whose data the client did not deliver, to be fetched from ``fhirServer``.
+
+    A key is unavailable when it is absent, or its answer reports a failure
+    (:func:`reports_failure`). A ``null`` value means the client ran the query and found
+    nothing: it is not missing.
+
+    Raises
+    ------
+    InputError
+        ``input.not_fhir`` when a value is neither null nor a FHIR resource, or is not what its
+        query returns: a search's answer must be a Bundle, a read's a resource of the type read.
     """
     given = prefetch or {}
-    return [
-        key
-        for key in PREFETCH_TEMPLATES
-        if key not in given
-        or (isinstance(given[key], dict) and given[key].get("resourceType") == "OperationOutcome")
-    ]
+    missing = []
+    for key, query in PREFETCH_TEMPLATES.items():
+        if key not in given:
+            missing.append(key)
+            continue
+        value = given[key]
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            raise InputError("input.not_fhir", f"prefetch[{key!r}] is not a FHIR resource or null")
+        if reports_failure(value):
+            missing.append(key)
+        elif value["resourceType"] != answer_type(query):
+            raise InputError(
+                "input.not_fhir",
+                f"prefetch[{key!r}] is not a {answer_type(query)}, the answer to its query",
+            )
+    return missing
 
 
 def _resources_of(key: str, value: Any) -> Iterator[tuple[dict[str, Any], str | None]]:

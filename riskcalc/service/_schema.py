@@ -7,10 +7,12 @@ as the specification lets clients add extensions).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from riskcalc.service._fetch import B64TOKEN
 
@@ -65,10 +67,29 @@ class AcceptedSuggestion(_In):
     id: str
 
 
+#: A FHIR ``instant``: date, time to the second and a time zone, as CDS Hooks 2.0 feedback's
+#: ``outcomeTimestamp`` is ("ISO8601 representation of the date and time in UTC").
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))"
+)
+
+
+def _instant(text: str) -> str:
+    """``text`` if it is a FHIR instant that names a real moment; the message never echoes it."""
+    if _INSTANT.fullmatch(text) is not None:
+        try:
+            dt.datetime.fromisoformat(text[:19])  # a real day and time: not 02-30, not 25:00
+        except ValueError:
+            pass
+        else:
+            return text
+    raise ValueError("must be an ISO 8601 instant with a time zone, e.g. 2024-06-01T10:00:00Z")
+
+
 class FeedbackItem(_In):
     card: str = Field(min_length=1)
     outcome: Literal["accepted", "overridden"]
-    outcomeTimestamp: str = Field(min_length=1)
+    outcomeTimestamp: Annotated[str, AfterValidator(_instant)]
     acceptedSuggestions: tuple[AcceptedSuggestion, ...] = ()
     overrideReason: OverrideReason | None = None
 

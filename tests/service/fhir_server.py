@@ -23,6 +23,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from riskcalc.service._prefetch import _observation_matches, _rewrite_references
 
 FHIR_TOKEN = "fhir-access-token-123"
+#: An OperationOutcome saying a request failed, as servers send it (some with HTTP 200).
+ERROR_OUTCOME = {
+    "resourceType": "OperationOutcome",
+    "issue": [{"severity": "error", "code": "not-supported"}],
+}
 PAGE_SIZE = 100  # the server's cap on _count
 
 
@@ -72,6 +77,8 @@ def fhir_app(
         hits[f"{rtype}/read"] += 1
         if not allowed(request.headers.get("authorization")):
             return JSONResponse({"resourceType": "OperationOutcome"}, status_code=401)
+        if mode == "read_outcome_200":  # a broken server: the read failed, the status says 200
+            return JSONResponse(ERROR_OUTCOME)
         for r in resources:
             if r["resourceType"] == rtype and r.get("id") == rid:
                 return JSONResponse(r)
@@ -84,10 +91,17 @@ def fhir_app(
             return JSONResponse({"resourceType": "OperationOutcome"}, status_code=401)
         if mode == "slow":
             await asyncio.sleep(2)
+        # broken servers, all answering 200: a search failed, or answered with a Patient
+        if mode == "search_outcome_200":
+            return JSONResponse(ERROR_OUTCOME)
+        if mode == "search_patient_200":
+            return JSONResponse(next(r for r in resources if r["resourceType"] == "Patient"))
         params = dict(request.query_params)
         offset = int(params.pop("_offset", "0"))
         size = min(int(params.pop("_count", "10")), PAGE_SIZE)
         matched = [r for r in resources if r["resourceType"] == rtype and _matches(r, params)]
+        if mode == "search_outcome_entry":  # the search failed: no matches, an error outcome
+            matched = []
         page = matched[offset : offset + size]
         base = str(request.base_url).rstrip("/")
         bundle: dict[str, Any] = {
@@ -104,7 +118,10 @@ def fhir_app(
             ]
             + [
                 {
-                    "resource": {"resourceType": "OperationOutcome", "issue": []},
+                    # search_outcome_entry: the search failed and says so in its outcome entry
+                    "resource": ERROR_OUTCOME
+                    if mode == "search_outcome_entry"
+                    else {"resourceType": "OperationOutcome", "issue": []},
                     "search": {"mode": "outcome"},
                 }
             ],

@@ -118,6 +118,24 @@ def test_issued_in_the_future(base_url: str, ec_signer: Signer) -> None:
     _assert_401(_post(base_url, ec_signer.token(iat=now + 600, exp=now + 700)), "future")
 
 
+@pytest.mark.parametrize(
+    ("claim", "offset"),
+    [("exp", 60), ("iat", 0), ("nbf", -10)],
+)
+def test_time_claim_as_text_is_refused(
+    base_url: str, ec_signer: Signer, claim: str, offset: int
+) -> None:
+    """RFC 7519: a NumericDate is a JSON number; PyJWT alone reads int("1700000060")."""
+    now = int(time.time())
+    token = ec_signer.token(**{claim: str(now + offset)})
+    _assert_401(_post(base_url, token), f"token {claim} is not a number")
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_time_claim_as_boolean_is_refused(base_url: str, ec_signer: Signer, claim: str) -> None:
+    _assert_401(_post(base_url, ec_signer.token(**{claim: True})), f"token {claim} is not a number")
+
+
 def test_lifetime_too_long(base_url: str, ec_signer: Signer) -> None:
     now = int(time.time())
     _assert_401(_post(base_url, ec_signer.token(iat=now, exp=now + 3600)), "lifetime")

@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fhir_server import FHIR_TOKEN, PAGE_SIZE, fhir_app
+from fhir_server import ERROR_OUTCOME, FHIR_TOKEN, PAGE_SIZE, fhir_app
 from service_helpers import ISSUER, SERVICE_URL, serve, stand_in_assess
 
 from riskcalc.errors import RemoteError
 from riskcalc.service import ServiceSettings, create_app, fetch_queries
-from riskcalc.service._prefetch import resolve_queries
+from riskcalc.service._prefetch import resolve_queries, searchset
 
 HOOK_PATH = "/cds-services/riskcalc-relapse-risk"
 
@@ -228,3 +228,81 @@ def test_a_searchset_of_the_wrong_shape_is_a_bad_response(synthea: Any) -> None:
     with serve(app) as url, pytest.raises(RemoteError) as info:
         _run(f"{url}/fhir", synthea[0])
     assert info.value.code == "remote.bad_response" and "not a list" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("mode", "fragment"),
+    [
+        ("search_outcome_200", "search with an error OperationOutcome"),
+        ("search_outcome_entry", "search with an error OperationOutcome"),
+        ("search_patient_200", "search with a resource that is not a Bundle"),
+        ("read_outcome_200", "Patient read with an error OperationOutcome"),
+    ],
+)
+def test_a_200_answer_that_reports_a_failure_or_is_not_a_result_is_412(
+    jwks_file: Path, synthea: Any, token_for: Any, mode: str, fragment: str
+) -> None:
+    """Not "no results" (a card saying "no cancer diagnosis in the record"): the search failed."""
+    pid = synthea[0]
+    app, _ = fhir_app(synthea[2], mode=mode)
+    with serve(app) as fhir_url:
+        fhir_base = f"{fhir_url}/fhir"
+        with serve(create_app(_settings(jwks_file, fhir_base), assess=stand_in_assess())) as url:
+            response = httpx.post(
+                f"{url}{HOOK_PATH}", json=_call(pid, fhir_base), headers=token_for()
+            )
+    assert response.status_code == 412, response.text
+    error = response.json()["error"]
+    assert error["code"] == "service.data_unavailable"
+    assert "remote.bad_response" in error["message"] and fragment in error["message"]
+    assert pid not in error["message"]
+
+
+def _with_outcome_entry(bundle: dict[str, Any], severity: str) -> dict[str, Any]:
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": severity, "code": "x"}]}
+    entry = [*bundle["entry"], {"resource": outcome, "search": {"mode": "outcome"}}]
+    return dict(bundle, entry=entry)
+
+
+@pytest.mark.parametrize(
+    ("answer", "fetched"),
+    [
+        (lambda b: ERROR_OUTCOME, True),  # CDS Hooks 2.0: the client failed to prefetch
+        (lambda b: _with_outcome_entry(searchset([], fhir_base="https://x"), "error"), True),
+        (lambda b: _with_outcome_entry(searchset([], fhir_base="https://x"), "fatal"), True),
+        (lambda b: _with_outcome_entry(b, "warning"), False),  # a warning: the result stands
+        (lambda b: _with_outcome_entry(b, "information"), False),
+    ],
+)
+def test_a_prefetch_answer_that_reports_a_failure_is_fetched_or_412(
+    jwks_file: Path, fhir_server: Any, synthea: Any, token_for: Any, answer: Any, fetched: bool
+) -> None:
+    fhir_base, hits = fhir_server
+    pid, prefetch, resources = synthea
+    sent = dict(prefetch, conditions=answer(prefetch["conditions"]))
+    calls: list[dict[str, Any]] = []
+    settings = _settings(jwks_file, fhir_base)
+    with serve(create_app(settings, assess=stand_in_assess(calls))) as url:
+        response = httpx.post(
+            f"{url}{HOOK_PATH}", json=_call(pid, fhir_base, sent), headers=token_for()
+        )
+        assert response.status_code == 200, response.text
+        without_server = {
+            k: v
+            for k, v in _call(pid, fhir_base, sent).items()
+            if k not in ("fhirServer", "fhirAuthorization")
+        }
+        refused = httpx.post(f"{url}{HOOK_PATH}", json=without_server, headers=token_for())
+    conditions = {
+        ("Condition", r["id"])
+        for r in resources
+        if r["resourceType"] == "Condition" and r["subject"]["reference"] == f"Patient/{pid}"
+    }
+    assert {i for i in _ids(calls[0]) if i[0] == "Condition"} == conditions
+    assert set(hits) == ({"Condition"} if fetched else set())
+    if fetched:
+        assert refused.status_code == 412
+        error = refused.json()["error"]
+        assert error["code"] == "service.data_unavailable" and "conditions" in error["message"]
+    else:
+        assert refused.status_code == 200

@@ -12,7 +12,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from service_helpers import ISSUER, SERVICE_URL, serve, stand_in_assess, synthea_bundle
+from service_helpers import (
+    ISSUER,
+    SERVICE_URL,
+    make_report,
+    serve,
+    stand_in_assess,
+    synthea_bundle,
+)
 
 from riskcalc.errors import InputError
 from riskcalc.report import RiskReport
@@ -119,6 +126,8 @@ def test_missing_prefetch_without_fhir_server_is_412(server: str, token_for: Any
     ("body", "fragment"),
     [
         (b"{not json", "not valid JSON"),
+        (b"\xef\xbb\xbf{not json", "not valid JSON"),
+        (b"[" * 5000 + b"]" * 5000, "nests deeper than 1024 levels"),
         (b"[]", "invalid request"),
         (orjson.dumps({"hook": "patient-view"}), "context"),
         (
@@ -175,6 +184,64 @@ def test_prefetch_value_not_fhir_is_400(server: str, token_for: Any) -> None:
     response = httpx.post(f"{server}{HOOK_PATH}", json=_call("p1", prefetch), headers=token_for())
     assert response.status_code == 400
     assert "conditions" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("conditions", {"resourceType": "Patient", "id": "p1"}, "Bundle"),
+        ("conditions", {"resourceType": "Condition", "id": "c1"}, "Bundle"),
+        ("patient", {"resourceType": "Bundle", "type": "searchset", "entry": []}, "Patient"),
+    ],
+)
+def test_prefetch_value_not_what_its_query_returns_is_400(
+    server: str, token_for: Any, key: str, value: dict[str, Any], expected: str
+) -> None:
+    """A search answered by a single resource is the client's error, not "nothing found"."""
+    prefetch: dict[str, Any] = dict.fromkeys(PREFETCH_TEMPLATES)
+    prefetch["patient"] = {"resourceType": "Patient", "id": "p1"}
+    prefetch[key] = value
+    response = httpx.post(f"{server}{HOOK_PATH}", json=_call("p1", prefetch), headers=token_for())
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "service.bad_request"
+    assert key in error["message"] and f"not a {expected}" in error["message"]
+
+
+def test_a_body_after_a_utf8_byte_order_mark_is_read(
+    server: str, synthea: Any, token_for: Any
+) -> None:
+    """As the library reads a file that starts with one (docs/robustness.md)."""
+    pid, prefetch, _ = synthea
+    response = httpx.post(
+        f"{server}{HOOK_PATH}",
+        content=b"\xef\xbb\xbf" + orjson.dumps(_call(pid, prefetch)),
+        headers={**token_for(), "content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert "research use" in response.json()["cards"][0]["summary"]
+
+
+def test_discovery_and_docs_ask_for_the_observation_codes_the_reader_uses(server: str) -> None:
+    """observationsCancer: built from the code sets; the integrators' page lists the same codes."""
+    from riskcalc.codes import load
+
+    prefetch = httpx.get(f"{server}/cds-services").json()["services"][0]["prefetch"]
+    asked = {
+        tuple(c.split("|", 1))
+        for c in prefetch["observationsCancer"].split("code=", 1)[1].split(",")
+    }
+    lab = load("lab")
+    read = {
+        p
+        for name in ("disease_status", "stage_group", "cause_of_death")
+        for p in lab.codes_of(name)
+    }
+    assert asked == read
+    page = (Path(__file__).parents[2] / "docs" / "integrators" / "cds-hooks.md").read_text("utf-8")
+    (row,) = [line for line in page.splitlines() if line.startswith("| `observationsCancer`")]
+    assert set(re.findall(r"\b\d{4,5}-\d\b", row)) == {code for _, code in asked}
+    assert {system for system, _ in asked} == {"http://loinc.org"}  # the page says "LOINC"
 
 
 def test_unknown_service_and_path_are_404_json(server: str, token_for: Any) -> None:
@@ -237,6 +304,48 @@ def test_feedback_is_appended_never_rewritten(
     assert path.read_bytes() == second
 
 
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "yesterday",
+        "2023-05-04",  # a date, not an instant
+        "2023-05-04T10:00:00",  # no time zone
+        "2023-05-04T10:00Z",  # no seconds
+        "2023-02-30T10:00:00Z",  # no such day
+        "2023-05-04T10:00:00+25:00",
+    ],
+)
+def test_feedback_outcome_timestamp_must_be_an_instant(
+    server: str, settings: ServiceSettings, token_for: Any, timestamp: str
+) -> None:
+    """CDS Hooks 2.0: outcomeTimestamp is the ISO 8601 date and time the card was acted on."""
+    item = {"card": str(uuid.uuid4()), "outcome": "accepted", "outcomeTimestamp": timestamp}
+    response = httpx.post(
+        f"{server}{HOOK_PATH}/feedback", json={"feedback": [item]}, headers=token_for()
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "service.bad_request"
+    assert "outcomeTimestamp" in error["message"] and timestamp not in error["message"]
+    assert settings.feedback_file is not None and not settings.feedback_file.exists()
+
+
+def test_feedback_instants_with_an_offset_or_fraction_and_a_bom_are_accepted(
+    server: str, settings: ServiceSettings, token_for: Any
+) -> None:
+    stamps = ["2024-06-01T10:00:00Z", "2024-06-01T12:00:00.250+02:00", "2024-06-01T05:30:00-04:30"]
+    items = [{"card": "c1", "outcome": "accepted", "outcomeTimestamp": t} for t in stamps]
+    response = httpx.post(
+        f"{server}{HOOK_PATH}/feedback",
+        content=b"\xef\xbb\xbf" + orjson.dumps({"feedback": items}),
+        headers={**token_for(), "content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert settings.feedback_file is not None
+    lines = [orjson.loads(line) for line in settings.feedback_file.read_bytes().splitlines()]
+    assert [line["feedback"]["outcomeTimestamp"] for line in lines] == stamps
+
+
 def _raising_assess(exc: Exception) -> Callable[..., RiskReport]:
     def assess(bundle: dict[str, Any], patient_id: str, horizon: int | None) -> RiskReport:
         raise exc
@@ -264,13 +373,15 @@ def test_unreadable_history_gives_a_card_without_a_number(
 ) -> None:
     pid, prefetch, _ = synthea
     error = InputError("input.invalid_resource", "Condition.onsetDateTime is not a date")
-    with serve(create_app(settings, assess=_raising_assess(error))) as url:
+    model = make_report().model
+    with serve(create_app(settings, assess=_raising_assess(error), model=model)) as url:
         response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, prefetch), headers=token_for())
     assert response.status_code == 200
     body = response.json()
     (card,) = body["cards"]
     assert card["indicator"] == "info"
     assert "input.invalid_resource" in card["detail"]
+    assert card["source"]["label"] == "riskcalc model relapse-hgb 0.1.0"
     assert not re.search(r"\d\s*%", card["summary"] + card["detail"])
     assert "systemActions" not in body or not body["systemActions"]
 
@@ -350,6 +461,34 @@ def test_model_error_is_500_not_a_data_card(
         response = httpx.post(f"{url}{HOOK_PATH}", json=_call(pid, prefetch), headers=token_for())
     assert response.status_code == 500
     assert response.json()["error"]["message"] == "the service cannot assess [model.hash_mismatch]"
+
+
+@pytest.mark.parametrize("case", ["every value null", "another patient"])
+def test_record_unreadable_card_names_the_model_and_version(
+    settings: ServiceSettings, synthea: Any, token_for: Any, case: str
+) -> None:
+    """Every card names the model and its version, also when there is no report to take it from."""
+    from riskcalc.errors import ModelError
+    from riskcalc.model import load_model
+
+    try:
+        app = create_app(settings)  # the real library: read_history + assess
+        info = load_model(settings.model_path).info
+    except ModelError as exc:
+        pytest.skip(f"default model not built ({exc.code}; `make model`)")
+    pid, prefetch, _ = synthea
+    sent = dict.fromkeys(PREFETCH_TEMPLATES) if case == "every value null" else prefetch
+    context_id = pid if case == "every value null" else "someone-else"
+    with serve(app) as url:
+        response = httpx.post(
+            f"{url}{HOOK_PATH}", json=_call(context_id, sent), headers=token_for()
+        )
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    assert "could not be read" in card["summary"]
+    assert card["source"]["label"] == f"riskcalc model {info.model_id} {info.version}"
+    assert f"{info.model_id} version {info.version}" in card["detail"]
+    assert "Research use only" in card["detail"]
 
 
 def test_end_to_end_with_the_default_model(
