@@ -11,12 +11,12 @@ All functions here are pure: no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from riskcalc.codes import load as load_codes
 from riskcalc.errors import InputError
+from riskcalc.fhir._group import FHIR_ID
 
 PATIENT_TOKEN = "{{context.patientId}}"
 
@@ -48,7 +48,6 @@ PREFETCH_TEMPLATES: dict[str, str] = {
 }
 
 #: FHIR ``id`` grammar: the only thing ever substituted into a query.
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # whole text: use fullmatch
 
 
 def resolve_queries(patient_id: str, keys: Iterable[str] | None = None) -> dict[str, str]:

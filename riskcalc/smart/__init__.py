@@ -50,6 +50,7 @@ import httpx
 import orjson
 
 from riskcalc.errors import ConfigError, RemoteError
+from riskcalc.fhir._group import FHIR_ID
 from riskcalc.service._fetch import (
     B64TOKEN,
     fetch_queries,
@@ -58,7 +59,6 @@ from riskcalc.service._fetch import (
     server_allowed,
 )
 from riskcalc.service._prefetch import (
-    FHIR_ID,
     PREFETCH_TEMPLATES,
     combine_prefetch,
     resolve_queries,
