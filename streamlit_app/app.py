@@ -20,7 +20,10 @@ import common  # noqa: E402
 
 st.set_page_config(
     page_title="riskcalc (research use only)",
-    page_icon=":material/science:",
+    # An emoji: Streamlit draws it as an inline SVG favicon. A ":material/…:" page icon is
+    # fetched from fonts.gstatic.com on every load (offline it fails; from a clinical network
+    # it is a request to the outside). The icons inside the page use the bundled font.
+    page_icon="🔬",
     layout="wide",
 )
 page = st.navigation(

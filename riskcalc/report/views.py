@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from riskcalc.features import FeatureDType, schema_by_name
 from riskcalc.history import PatientHistory, ReadFailure
-from riskcalc.report._model import ReportStatus
+from riskcalc.report._model import Counterfactual, Driver, ReportStatus
 from riskcalc.report._score import (
     ERROR_COLUMNS,
     SCORE_COLUMNS,
@@ -39,6 +40,104 @@ PATHOGEN_LABELS = {
 
 #: Timeline lanes, top to bottom.
 LANES = ("Cancer", "Treatment", "Infection", "IL-6 measured", "Virus test", "Vaccination")
+
+
+def completed_years(birth_date: dt.date, on: dt.date) -> int:
+    """Age in completed years on a date (birthdays passed), as ages are stated clinically.
+
+    >>> completed_years(dt.date(1968, 5, 12), dt.date(2026, 12, 7))
+    58
+    >>> completed_years(dt.date(1968, 5, 12), dt.date(2026, 5, 11))
+    57
+    """
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def record_end(history: PatientHistory, as_of: dt.date) -> dt.date:
+    """The last day the record speaks for in an assessment as of ``as_of``: that date, or the
+    date of death if it is earlier (charts and the awakening index stop there)."""
+    if history.deceased_date is not None and history.deceased_date < as_of:
+        return history.deceased_date
+    return as_of
+
+
+def used_episodes(history: PatientHistory, *, as_of: dt.date) -> tuple[int, ...]:
+    """Indexes into ``history.infections`` of the episodes an assessment as of ``as_of`` uses:
+    those with onset on or before it (later ones are not used, nor offered as what-ifs)."""
+    return tuple(i for i, e in enumerate(history.infections) if e.onset <= as_of)
+
+
+def header_parts(history: PatientHistory, *, as_of: dt.date) -> list[str]:
+    """The patient header as short phrases: sex and age (or death and age at death), cancers,
+    the at-risk start and its basis, and the infection episodes up to ``as_of``.
+
+    The age is in completed years at ``as_of``, or at death when the patient died on or before
+    it; records dated after ``as_of`` (a later death, later episodes) are not used, so not
+    counted.
+    """
+    death = history.deceased_date
+    age = (
+        None
+        if history.birth_date is None
+        else completed_years(history.birth_date, record_end(history, as_of))
+    )
+    if death is not None and death <= as_of:
+        at_death = "age unknown" if age is None else f"aged {age}"
+        person = f"{history.sex}, died on {death.isoformat()} {at_death}"
+    else:
+        person = f"{history.sex}, {'age unknown' if age is None else f'{age} years'}"
+    cancers = (
+        ", ".join(
+            f"{c.site.value} cancer"
+            + (f" stage {c.stage}" if c.stage else "")
+            + (f" ({c.onset.year})" if c.onset else "")
+            for c in history.cancers
+        )
+        or "no cancer recorded"
+    )
+    remission = (
+        f"at risk since {history.at_risk_start.isoformat()} ({history.at_risk_start_basis.value})"
+        if history.at_risk_start
+        else "no remission date"
+    )
+    used = len(used_episodes(history, as_of=as_of))
+    later = len(history.infections) - used
+    episodes = f"{used} infection episode(s)" + (
+        f" (and {later} dated after the assessment date, not used)" if later else ""
+    )
+    return [person, cancers, remission, episodes]
+
+
+def awakening_unavailable_reason(history: PatientHistory, *, as_of: dt.date) -> str | None:
+    """Why there is no awakening index for this patient at ``as_of``, or None if there is one.
+
+    The index follows dormant cancer cells from the at-risk start (remission): without one (no
+    cancer, no remission date) or before it there is nothing to show. After death the index
+    stops at the date of death (:func:`record_end`).
+    """
+    start = history.at_risk_start
+    if start is None:
+        if not history.cancers:
+            return (
+                "no cancer in the record: the awakening index follows dormant cancer cells "
+                "from the remission of a cancer"
+            )
+        return (
+            "no remission date (at-risk start) could be derived from the record: the awakening "
+            "index counts from it"
+        )
+    end = record_end(history, as_of)
+    if end < start:
+        if end != as_of:
+            return (
+                f"the patient died on {end.isoformat()}, before the at-risk start "
+                f"{start.isoformat()}: there is no awakening trajectory"
+            )
+        return (
+            f"not in remission at {as_of.isoformat()} (at-risk start {start.isoformat()}): "
+            "there is no awakening trajectory before the at-risk start"
+        )
+    return None
 
 
 def percent(probability: float) -> str:
@@ -113,16 +212,47 @@ def icon_grid(counts: IconCounts, columns: int = 10) -> list[tuple[int, int, str
     return [(i % columns, i // columns, shade) for i, shade in enumerate(shades)]
 
 
+def _people(count: int, n: int) -> str:
+    """A number of people out of ``n`` as :func:`percent` shows it: never "0" (it reads as no
+    risk where the risk is below one in a hundred) nor "100"."""
+    if count < 1:
+        return "less than 1"
+    if count >= n:
+        return f"more than {n - 1}"
+    return str(count)
+
+
 def out_of_100_text(counts: IconCounts, horizon_months: int) -> str:
-    """The icon array in words, e.g. "About 12 in 100 people like this patient …"."""
+    """The icon array in words, e.g. "About 12 in 100 people like this patient …".
+
+    Counts round as :func:`percent` does, and the ends read as it shows them: "less than 1"
+    where the icon array has none ("<1%"), "more than 99" where it has all of them.
+
+    >>> print(out_of_100_text(icon_counts(0.02, 0.004, 0.09), 24))  # doctest: +NORMALIZE_WHITESPACE
+    Of 100 people like this patient, about 2 would have a metastatic relapse or die of their
+    cancer within 24 months, and about 98 would not. Allowing for the model's uncertainty, the
+    number could be less than 1 or as high as 9.
+    """
+    n = counts.n
     low = counts.certain
     high = counts.certain + counts.likely + counts.possible
+    if low == high:
+        spread = f"the number stays {_about(low, n)}"
+    else:
+        low_text = _people(low, n) if low < 1 else f"as low as {_people(low, n)}"
+        high_text = _people(high, n) if high >= n else f"as high as {_people(high, n)}"
+        spread = f"the number could be {low_text} or {high_text}"
     return (
-        f"Of 100 people like this patient, about {counts.events} would have a metastatic relapse "
-        f"or die of their cancer within {horizon_months} months, and about {counts.n - counts.events} "
-        f"would not. Allowing for the model's uncertainty, the number could be as low as {low} or "
-        f"as high as {high}."
+        f"Of 100 people like this patient, {_about(counts.events, n)} would have a metastatic "
+        f"relapse or die of their cancer within {horizon_months} months, and "
+        f"{_about(n - counts.events, n)} would not. Allowing for the model's uncertainty, "
+        f"{spread}."
     )
+
+
+def _about(count: int, n: int) -> str:
+    """The count as "about 12", or "less than 1" / "more than 99" at the ends."""
+    return _people(count, n) if count < 1 or count >= n else f"about {count}"
 
 
 @dataclass(frozen=True)
@@ -239,6 +369,64 @@ def timeline_rows(history: PatientHistory, *, as_of: dt.date) -> list[TimelineRo
     return rows
 
 
+#: Room after the last date of the timeline, as a share of the dates it spans: a marker drawn on
+#: that date (an infection on the assessment date, a hypothetical one 28 days before it) is
+#: drawn whole. A share of the span is a fixed share of the chart's width, whatever the dates.
+TIMELINE_PAD_FRACTION = 0.04
+#: Dates shown before the first cancer (or the at-risk start), days.
+TIMELINE_LEAD_DAYS = 180
+
+
+@dataclass(frozen=True)
+class TimelineWindow:
+    """The dates the timeline and the awakening trajectory span, one above the other.
+
+    ``start`` is the left edge of the date axis; ``end`` the last date drawn (the assessment
+    date, or the date of death: :func:`record_end`); ``axis_end`` the right edge, a little
+    after ``end`` (:data:`TIMELINE_PAD_FRACTION`).
+    """
+
+    start: dt.date
+    end: dt.date
+    axis_end: dt.date
+
+
+def timeline_window(history: PatientHistory, *, as_of: dt.date) -> TimelineWindow:
+    """The dates to draw for an assessment as of ``as_of``: from half a year before the first
+    cancer or the at-risk start (without one dated by then: the first record, or a year before
+    the end) to the end of the record, with room after it.
+
+    >>> from riskcalc.history import PatientHistory
+    >>> w = timeline_window(PatientHistory(patient_id="p", at_risk_start=dt.date(2020, 7, 1)),
+    ...                     as_of=dt.date(2025, 1, 1))
+    >>> w.start, w.end, w.axis_end
+    (datetime.date(2020, 1, 3), datetime.date(2025, 1, 1), datetime.date(2025, 3, 15))
+    """
+    end = record_end(history, as_of)
+    anchors = [c.onset for c in history.cancers if c.onset is not None and c.onset <= end]
+    if history.at_risk_start is not None and history.at_risk_start <= end:
+        anchors.append(history.at_risk_start)
+    if not anchors:
+        anchors = [d for d, _ in history.dated_sources() if d is not None and d <= end]
+        anchors += [t.date for t in history.tests if t.date <= end]
+    first = min(anchors, default=end - dt.timedelta(days=365))
+    start = first - dt.timedelta(days=TIMELINE_LEAD_DAYS)
+    pad = max(1, math.ceil((end - start).days * TIMELINE_PAD_FRACTION))
+    return TimelineWindow(start=start, end=end, axis_end=end + dt.timedelta(days=pad))
+
+
+def timeline_rows_in(history: PatientHistory, window: TimelineWindow) -> list[TimelineRow]:
+    """:func:`timeline_rows` of what ``window`` shows: the records dated up to its end that run
+    into it, bars still running at its end (a treatment, a cancer not yet abated then) cut
+    there. Nothing dated after the assessment date (or death) is drawn, not even in the room
+    after it."""
+    return [
+        replace(r, end=min(r.end, window.end))
+        for r in timeline_rows(history, as_of=window.end)
+        if r.start <= window.end and r.end >= window.start
+    ]
+
+
 @dataclass(frozen=True)
 class BasisRow:
     """One record the assessment used (FDA CDS criterion 4: the basis can be reviewed)."""
@@ -285,6 +473,71 @@ def basis_rows(history: PatientHistory, *, as_of: dt.date | None = None) -> list
     return sorted(rows, key=lambda r: (r.date or dt.date.min, r.reference, r.used_as))
 
 
+_FEATURES = schema_by_name()
+
+
+def driver_value_text(driver: Driver) -> str:
+    """A driver's input value as a clinician reads it: "yes"/"no" for a flag, a whole number
+    for a count or stage group, years and pg/mL with their unit, other values to 2 decimals.
+
+    >>> from riskcalc.report import Driver
+    >>> d = Driver(feature="awakening_score", label="Awakening score",
+    ...            value=1.810445564404221, effect_pp=0.4, direction="raises")
+    >>> driver_value_text(d)
+    '1.81'
+    """
+    value = driver.value
+    if value is None:
+        return "not recorded"
+    if isinstance(value, str):
+        return value
+    spec = _FEATURES.get(driver.feature)
+    if spec is None:
+        return f"{value:.2f}"
+    if spec.dtype is FeatureDType.BINARY:
+        return "yes" if value else "no"
+    if spec.dtype in (FeatureDType.COUNT, FeatureDType.ORDINAL):
+        return f"{value:.0f}"
+    if spec.unit == "a":
+        return f"{value:.1f} years"
+    if spec.unit == "pg/mL":
+        return f"{value:.0f} pg/mL"
+    return f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class DriverRow:
+    """One row of the drivers table: the input, its value as read, and its effect."""
+
+    label: str
+    value: str
+    effect_pp: float
+    direction: str
+
+
+def driver_rows(drivers: Sequence[Driver]) -> list[DriverRow]:
+    """The drivers as table rows, values as :func:`driver_value_text` reads them."""
+    return [DriverRow(d.label, driver_value_text(d), d.effect_pp, d.direction) for d in drivers]
+
+
+@dataclass(frozen=True)
+class CounterfactualRow:
+    """One row of the model hypotheticals table."""
+
+    label: str
+    risk: str
+    delta_pp: float
+    awakening_score: float
+
+
+def counterfactual_rows(counterfactuals: Sequence[Counterfactual]) -> list[CounterfactualRow]:
+    """The model's hypotheticals as table rows, the risk as :func:`percent` shows it."""
+    return [
+        CounterfactualRow(c.label, percent(c.probability), c.delta_pp, c.awakening_score)
+        for c in counterfactuals
+    ]
+
+
 @dataclass(frozen=True)
 class CohortTable:
     """A scored cohort as tables (the researcher page): scores, errors and the reconciliation."""
@@ -302,19 +555,21 @@ def score_cohort_table(
     model: RiskModel | None = None,
     on_progress: Callable[[int, int], object] | None = None,
     chunk_patients: int = 64,
+    label: str | None = None,
 ) -> CohortTable:
     """Score every patient of ``source`` into tables, with progress as (done, total) patients.
 
     The same rows as :func:`riskcalc.report.score_cohort` (it goes through
     :func:`riskcalc.report.score_chunk`), but kept in memory: for cohorts an app session can
     hold. All patients are read first, so that the progress has a total; for large cohorts use
-    ``riskcalc score``.
+    ``riskcalc score``. ``label`` names an in-memory source (an uploaded file's name) in
+    messages, as :func:`riskcalc.read_histories` takes it.
     """
     from riskcalc.fhir import read_histories
     from riskcalc.model import load_model
 
     loaded = model or load_model()
-    items: list[PatientHistory | ReadFailure] = list(read_histories(source))
+    items: list[PatientHistory | ReadFailure] = list(read_histories(source, label=label))
     total = len(items)
     if on_progress is not None:
         on_progress(0, total)
@@ -345,16 +600,31 @@ def score_cohort_table(
 __all__ = [
     "LANES",
     "PATHOGEN_LABELS",
+    "TIMELINE_LEAD_DAYS",
+    "TIMELINE_PAD_FRACTION",
     "BasisRow",
     "CohortTable",
+    "CounterfactualRow",
+    "DriverRow",
     "IconCounts",
     "TimelineRow",
+    "TimelineWindow",
+    "awakening_unavailable_reason",
     "basis_rows",
+    "completed_years",
+    "counterfactual_rows",
+    "driver_rows",
+    "driver_value_text",
+    "header_parts",
     "icon_counts",
     "icon_grid",
     "interval_text",
     "out_of_100_text",
     "percent",
+    "record_end",
     "score_cohort_table",
     "timeline_rows",
+    "timeline_rows_in",
+    "timeline_window",
+    "used_episodes",
 ]

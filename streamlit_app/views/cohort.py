@@ -16,7 +16,8 @@ UPLOAD = "Upload a file"
 SERVER = "A path on the server"
 
 
-def _source() -> bytes | Path | None:
+def _source() -> tuple[bytes | Path | None, str | None]:
+    """The cohort's source, and the uploaded file's name (for messages) if it is one."""
     kind = st.radio("Cohort from", [UPLOAD, SERVER], key="cohort_source", horizontal=True)
     if kind == UPLOAD:
         uploaded = st.file_uploader(
@@ -27,7 +28,7 @@ def _source() -> bytes | Path | None:
         )
         st.caption(f"Kept in memory only; up to {common.MAX_UPLOAD_MB} MB.")
         if uploaded is None:
-            return None
+            return None, None
         data = uploaded.getvalue()
         if common.upload_too_large(data):
             common.show_error(
@@ -38,13 +39,13 @@ def _source() -> bytes | Path | None:
                 ),
                 "The cohort could not be read",
             )
-            return None
-        return data
+            return None, None
+        return data, uploaded.name
     text = st.text_input(
         "Path on the server (a file, or a folder of Bundles / an NDJSON export)",
         key="cohort_path",
     )
-    return Path(text) if text.strip() else None
+    return (Path(text) if text.strip() else None), None
 
 
 def _show(table: CohortTable) -> None:
@@ -95,7 +96,7 @@ def main() -> None:
         if error is not None:
             common.show_error(error, "No cohort can be scored")
         return
-    source = _source()
+    source, label = _source()
     left, right = st.columns(2)
     as_of = left.date_input("Assessment date", value=dt.date.today(), key="cohort_as_of")
     horizons = list(model.horizons_months)
@@ -116,7 +117,12 @@ def main() -> None:
 
         try:
             st.session_state["cohort_table"] = score_cohort_table(
-                source, as_of=as_of, horizon_months=horizon, model=model, on_progress=progress
+                source,
+                as_of=as_of,
+                horizon_months=horizon,
+                model=model,
+                on_progress=progress,
+                label=label,
             )
         except RiskCalcError as exc:
             st.session_state.pop("cohort_table", None)

@@ -30,30 +30,43 @@ from riskcalc.report import (
 )
 from riskcalc.report.views import (
     PATHOGEN_LABELS,
+    TimelineWindow,
+    awakening_unavailable_reason,
     basis_rows,
+    counterfactual_rows,
+    driver_rows,
+    header_parts,
     icon_counts,
     interval_text,
     out_of_100_text,
     percent,
-    timeline_rows,
+    record_end,
+    timeline_rows_in,
+    timeline_window,
+    used_episodes,
 )
 
 DEMO = "Demo patient"
 UPLOAD = "Upload a FHIR file"
 SEVERITIES = [s.value for s in Severity]
 PATHOGENS = [p.value for p in Pathogen]
+#: The earliest assessment date the sidebar takes.
+EARLIEST_AS_OF = dt.date(1900, 1, 1)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the record…")
-def _read(data: bytes, patient_id: str | None) -> PatientHistory:
-    return riskcalc.read_history(data, patient_id=patient_id, limits=common.UPLOAD_LIMITS)
+def _read(data: bytes, patient_id: str | None, label: str | None) -> PatientHistory:
+    """The history; ``label`` (an uploaded file's name) names the source in error messages."""
+    return riskcalc.read_history(
+        data, patient_id=patient_id, limits=common.UPLOAD_LIMITS, label=label
+    )
 
 
 @st.cache_data(max_entries=4, show_spinner="Listing the patients in the file…")
-def _patient_ids(data: bytes) -> list[str]:
+def _patient_ids(data: bytes, label: str | None) -> list[str]:
     return [
         h.patient_id
-        for h in riskcalc.read_histories(data, limits=common.UPLOAD_LIMITS)
+        for h in riskcalc.read_histories(data, limits=common.UPLOAD_LIMITS, label=label)
         if isinstance(h, PatientHistory)
     ]
 
@@ -66,6 +79,7 @@ def _open_patient() -> tuple[PatientHistory, str] | None:
     ehr = smart_launch.ehr_record()
     with_ehr = ehr is not None or smart_launch.configured()
     sources = [DEMO, UPLOAD] + ([smart_launch.SOURCE] if with_ehr else [])
+    label: str | None = None
     source = st.sidebar.radio("Record from", sources, key="source", horizontal=True)
     if source == smart_launch.SOURCE:
         if ehr is None:
@@ -102,6 +116,7 @@ def _open_patient() -> tuple[PatientHistory, str] | None:
             st.info("Upload a patient's FHIR record in the sidebar, or pick a demo patient.")
             return None
         data = uploaded.getvalue()
+        label = uploaded.name
         if common.upload_too_large(data):
             common.show_error(
                 InputError(
@@ -115,13 +130,13 @@ def _open_patient() -> tuple[PatientHistory, str] | None:
     patient_id: str | None = None
     try:
         try:
-            history = _read(data, None)
+            history = _read(data, None, label)
         except InputError as exc:
             if exc.code != "input.several_patients":
                 raise
-            ids = _patient_ids(data)
+            ids = _patient_ids(data, label)
             patient_id = st.sidebar.selectbox("Patient in this file", ids, key="patient_pick")
-            history = _read(data, patient_id)
+            history = _read(data, patient_id, label)
     except RiskCalcError as exc:
         common.show_error(exc, "The record could not be opened")
         return None
@@ -129,20 +144,46 @@ def _open_patient() -> tuple[PatientHistory, str] | None:
 
 
 def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> WhatIf:
-    """Sidebar: switch episodes off, re-grade them, add blockade or a hypothetical infection."""
+    """Sidebar: switch episodes off, re-grade them, add blockade or a hypothetical infection.
+
+    Only the episodes the assessment uses are offered: those up to the assessment date, which
+    a hypothetical infection moves later (:func:`what_if_as_of`). Its controls come below the
+    episodes but are read first, in a container filled afterwards.
+    """
     st.sidebar.header("What-if (hypothetical)")
     st.sidebar.caption(
         "Changes here are model-based hypotheticals, not observations. IL-6 blockade as a way "
         "to prevent awakening is a mouse-model finding, not clinical evidence."
     )
+    episodes_box = st.sidebar.container()
+    hypothetical = _hypothetical_control(history, pkey, as_of)
+    used_as_of = what_if_as_of(as_of, WhatIf(hypothetical_infection=hypothetical))
+    with episodes_box:
+        disabled, overrides, blockade = _episode_controls(history, pkey, used_as_of)
+    return WhatIf(
+        disabled_episodes=frozenset(disabled),
+        severity_overrides=overrides,
+        blockade_episodes=frozenset(blockade),
+        hypothetical_infection=hypothetical,
+    )
+
+
+def _episode_controls(
+    history: PatientHistory, pkey: str, as_of: dt.date
+) -> tuple[set[int], dict[int, Severity], set[int]]:
+    """The recorded episodes up to ``as_of``: happened, severity, IL-6 blockade (indexes into
+    ``history.infections``, as :class:`WhatIf` takes them). Later ones are listed, not offered."""
     disabled: set[int] = set()
     overrides: dict[int, Severity] = {}
     blockade: set[int] = set()
-    if history.infections:
-        with st.sidebar.expander(
-            f"Recorded episodes ({len(history.infections)})", expanded=len(history.infections) <= 4
-        ):
-            for i, e in enumerate(history.infections):
+    used = used_episodes(history, as_of=as_of)
+    later = [e for i, e in enumerate(history.infections) if i not in used]
+    if not used:
+        st.caption("No infection episode in the record up to the assessment date.")
+    else:
+        with st.expander(f"Recorded episodes ({len(used)})", expanded=len(used) <= 4):
+            for i in used:
+                e = history.infections[i]
                 name = PATHOGEN_LABELS[e.pathogen.value]
                 st.markdown(f"**{name}**, {e.onset.isoformat()}")
                 include = st.checkbox("Happened", value=True, key=f"{pkey}:on:{i}")
@@ -167,59 +208,53 @@ def _what_if_controls(history: PatientHistory, pkey: str, as_of: dt.date) -> Wha
                 )
                 if block and not e.il6_blockade:
                     blockade.add(i)
-    else:
-        st.sidebar.caption("No infection episode in the record.")
-    hypothetical = None
-    if st.sidebar.checkbox("Add a hypothetical future infection", key=f"{pkey}:add"):
-        onset = st.sidebar.date_input(
-            "Onset",
-            value=as_of + dt.timedelta(days=90),
-            min_value=as_of + dt.timedelta(days=1),
-            key=f"{pkey}:add_date",
+    if later:
+        listed = ", ".join(
+            f"{PATHOGEN_LABELS[e.pathogen.value]} {e.onset.isoformat()}" for e in later
         )
-        pathogen = st.sidebar.selectbox(
-            "Pathogen",
-            PATHOGENS,
-            format_func=lambda p: PATHOGEN_LABELS[p],
-            key=f"{pkey}:add_pathogen",
+        st.caption(f"After the assessment date, not used: {listed}.")
+    return disabled, overrides, blockade
+
+
+def _hypothetical_control(
+    history: PatientHistory, pkey: str, as_of: dt.date
+) -> HypotheticalInfection | None:
+    """Sidebar: a hypothetical infection after the assessment date (none after death)."""
+    if history.deceased_date is not None and history.deceased_date <= as_of:
+        st.sidebar.caption(
+            f"The patient died on {history.deceased_date.isoformat()}: no later infection can "
+            "be added."
         )
-        severity = st.sidebar.selectbox("Severity", SEVERITIES, key=f"{pkey}:add_severity")
-        block = st.sidebar.checkbox("Covered by IL-6 blockade", key=f"{pkey}:add_blockade")
-        hypothetical = HypotheticalInfection(
-            onset=onset,
-            pathogen=Pathogen(pathogen),
-            severity=Severity(severity),
-            il6_blockade=block,
-        )
-    return WhatIf(
-        disabled_episodes=frozenset(disabled),
-        severity_overrides=overrides,
-        blockade_episodes=frozenset(blockade),
-        hypothetical_infection=hypothetical,
+        return None
+    if not st.sidebar.checkbox("Add a hypothetical future infection", key=f"{pkey}:add"):
+        return None
+    onset = st.sidebar.date_input(
+        "Onset",
+        value=as_of + dt.timedelta(days=90),
+        min_value=as_of + dt.timedelta(days=1),
+        key=f"{pkey}:add_date",
+    )
+    pathogen = st.sidebar.selectbox(
+        "Pathogen",
+        PATHOGENS,
+        format_func=lambda p: PATHOGEN_LABELS[p],
+        key=f"{pkey}:add_pathogen",
+    )
+    severity = st.sidebar.selectbox("Severity", SEVERITIES, key=f"{pkey}:add_severity")
+    block = st.sidebar.checkbox("Covered by IL-6 blockade", key=f"{pkey}:add_blockade")
+    return HypotheticalInfection(
+        onset=onset,
+        pathogen=Pathogen(pathogen),
+        severity=Severity(severity),
+        il6_blockade=block,
     )
 
 
 def _header(history: PatientHistory, as_of: dt.date) -> None:
-    age = history.age_years(as_of)
-    cancers = (
-        ", ".join(
-            f"{c.site.value} cancer"
-            + (f" stage {c.stage}" if c.stage else "")
-            + (f" ({c.onset.year})" if c.onset else "")
-            for c in history.cancers
-        )
-        or "no cancer recorded"
-    )
-    remission = (
-        f"at risk since {history.at_risk_start.isoformat()} ({history.at_risk_start_basis.value})"
-        if history.at_risk_start
-        else "no remission date"
-    )
     st.subheader(f"Patient {history.patient_id}")
     st.markdown(
-        f"{history.sex}, {'age unknown' if age is None else f'{age:.0f} years'} · {cancers} · "
-        f"{remission} · {len(history.infections)} infection episode(s) · assessed as of "
-        f"**{as_of.isoformat()}**"
+        " · ".join(header_parts(history, as_of=as_of))
+        + f" · assessed as of **{as_of.isoformat()}**"
     )
 
 
@@ -296,26 +331,55 @@ def _contributions_frame(results: dict[str, awakening.AwakeningResult]) -> pd.Da
     return pd.DataFrame(rows, columns=["episode", "contribution", "series", "il6", "il6_source"])
 
 
-def _awakening_metrics(result: awakening.AwakeningResult) -> None:
+def _awakening_metrics(results: dict[str, awakening.AwakeningResult], as_of: dt.date) -> None:
+    """The score, background and multiplier of the recorded history, and of the hypothetical
+    one during a what-if, each labelled as the risk figures are."""
+    recorded = results[charts.RECORDED]
     a, b, c = st.columns(3)
-    a.metric("Awakening score (exploratory)", f"{result.score:.2f}")
-    b.metric("Without any infection", f"{result.background:.2f}")
-    c.metric("Hazard multiplier (exploratory)", f"×{result.hazard_multiplier:.2f}")
+    a.metric("Awakening score (exploratory) · recorded history", f"{recorded.score:.2f}")
+    b.metric("Without any infection", f"{recorded.background:.2f}")
+    c.metric(
+        "Hazard multiplier (exploratory) · recorded history",
+        f"×{recorded.hazard_multiplier:.2f}",
+    )
+    hypo = results.get(charts.HYPOTHETICAL)
+    if hypo is not None:
+        a, _, c = st.columns(3)
+        a.metric(
+            "Awakening score · hypothetical (what-if)",
+            f"{hypo.score:.2f}",
+            delta=_change(hypo.score - recorded.score, "{:+.2f}"),
+            delta_color="inverse" if abs(hypo.score - recorded.score) >= 0.005 else "off",
+        )
+        change = hypo.hazard_multiplier - recorded.hazard_multiplier
+        c.metric(
+            "Hazard multiplier · hypothetical (what-if)",
+            f"×{hypo.hazard_multiplier:.2f}",
+            delta=_change(change, "{:+.2f}"),
+            delta_color="inverse" if abs(change) >= 0.005 else "off",
+        )
+    died = (
+        f" On {recorded.as_of.isoformat()}, the date of death: the index stops there."
+        if recorded.as_of < as_of
+        else ""
+    )
     st.caption(
         "1.0 = the awakening one typical mild infection leaves 90 days after it. A hypothesis-"
         "driven index from mouse experiments and observational cohorts, shown apart from the "
-        "calibrated risk; not a validated human risk model."
+        f"calibrated risk; not a validated human risk model.{died}"
     )
 
 
-def _trajectory_frame(
-    histories: dict[str, PatientHistory], start: dt.date, end: dt.date
-) -> pd.DataFrame:
-    step = max(1, (end - start).days // 400)
+def _change(delta: float, form: str) -> str:
+    return form.format(delta) if abs(delta) >= 0.005 else "no change"
+
+
+def _trajectory_frame(results: dict[str, awakening.AwakeningResult]) -> pd.DataFrame:
+    """Each result's course from the at-risk start to its date (the end of the record)."""
     frames = []
-    for series, h in histories.items():
-        result = awakening.score(h, as_of=end)
-        t = result.trajectory(start=result.at_risk_start, end=end, step_days=step)
+    for series, result in results.items():
+        step = max(1, (result.as_of - result.at_risk_start).days // 400)
+        t = result.trajectory(step_days=step)
         frames.append(
             pd.DataFrame(
                 {
@@ -329,6 +393,51 @@ def _trajectory_frame(
     return pd.concat(frames, ignore_index=True)
 
 
+def _timeline_tab(
+    shown: PatientHistory,
+    hypothetical: bool,
+    as_of: dt.date,
+    results: dict[str, awakening.AwakeningResult],
+    unavailable: str | None,
+) -> None:
+    window: TimelineWindow = timeline_window(shown, as_of=as_of)
+    if unavailable is not None:
+        st.info(f"No awakening index: {unavailable}.")
+    else:
+        _awakening_metrics(results, as_of)
+    st.altair_chart(
+        charts.timeline_chart(
+            timeline_rows_in(shown, window), start=window.start, end=window.axis_end
+        ),
+        width="stretch",
+        height=charts.TIMELINE_PX,
+    )
+    if unavailable is None:
+        st.altair_chart(
+            charts.trajectory_chart(
+                _trajectory_frame(results), start=window.start, end=window.axis_end
+            ),
+            width="stretch",
+            height=charts.TRAJECTORY_PX,
+        )
+    died = (
+        f"The record ends on {window.end.isoformat()}, the date of death. "
+        if window.end < as_of
+        else ""
+    )
+    st.caption(
+        died
+        + (
+            "Timeline of the hypothetical record (hypothetical episodes are diamonds). "
+            if hypothetical
+            else ""
+        )
+        + "Point size is severity; orange numbers are measured IL-6 peaks (pg/mL); + and − "
+        "are positive and negative virus tests; grey bars are the cancer and its treatments; "
+        "ticks are vaccinations. Nothing dated after the assessment date is drawn."
+    )
+
+
 def _tabs(
     history: PatientHistory,
     shown: PatientHistory,
@@ -336,6 +445,7 @@ def _tabs(
     as_of: dt.date,
     report: RiskReport | None,
     results: dict[str, awakening.AwakeningResult],
+    unavailable: str | None,
 ) -> None:
     tabs = st.tabs(
         [
@@ -349,125 +459,163 @@ def _tabs(
             "How to read this",
         ]
     )
-    recorded_result = results[charts.RECORDED]
     with tabs[0]:
-        _awakening_metrics(results.get(charts.HYPOTHETICAL, recorded_result))
-        starts = [c.onset for c in history.cancers if c.onset] + [recorded_result.at_risk_start]
-        start = min(starts) - dt.timedelta(days=180)
-        rows = [r for r in timeline_rows(shown, as_of=as_of) if r.end >= start]
-        histories = {charts.RECORDED: history}
-        if hypothetical:
-            histories[charts.HYPOTHETICAL] = shown
-        trajectory = _trajectory_frame(histories, recorded_result.at_risk_start, as_of)
-        st.altair_chart(
-            charts.timeline_chart(rows, start=start, end=as_of),
-            width="stretch",
-            height=charts.TIMELINE_PX,
-        )
-        st.altair_chart(
-            charts.trajectory_chart(trajectory, start=start, end=as_of),
-            width="stretch",
-            height=charts.TRAJECTORY_PX,
-        )
-        st.caption(
-            (
-                "Timeline of the hypothetical record (hypothetical episodes are diamonds). "
-                if hypothetical
-                else ""
-            )
-            + "Point size is severity; orange numbers are measured IL-6 peaks (pg/mL); + and − "
-            "are positive and negative virus tests; grey bars are the cancer and its treatments; "
-            "ticks are vaccinations."
-        )
+        _timeline_tab(shown, hypothetical, as_of, results, unavailable)
     with tabs[1]:
-        frame = _contributions_frame(results)
-        if frame.empty:
-            st.info("No infection episode: the score is the background escape only.")
-        else:
-            st.altair_chart(
-                charts.contributions_chart(frame),
-                width="stretch",
-                height=charts.rows_px(len(frame)),
-            )
-            st.dataframe(frame, hide_index=True)
+        _contributions_tab(results, unavailable)
     with tabs[2]:
-        if report is None or not report.drivers:
-            st.info("No drivers: the calibrated model gave no estimate, or no input moves it.")
-        else:
-            drivers = pd.DataFrame([d.model_dump() for d in report.drivers])
-            drivers["value"] = drivers["value"].astype(str)
-            st.markdown(
-                "How much each recorded input moves this patient's risk: the change in percentage "
-                "points if that input were absent (recorded history)."
-            )
-            st.altair_chart(
-                charts.drivers_chart(drivers),
-                width="stretch",
-                height=charts.rows_px(len(drivers)),
-            )
-            st.dataframe(drivers[["label", "value", "effect_pp", "direction"]], hide_index=True)
+        _drivers_tab(report)
     with tabs[3]:
-        st.markdown(
-            "**Hypothetical** — the model's answer for the same patient with one thing changed. "
-            "Not observations; IL-6 blockade is mouse-model evidence only and this is not a "
-            "treatment recommendation."
-        )
-        if report is None or not report.counterfactuals:
-            st.info("No model hypotheticals (no infection recorded, or no estimate).")
-        else:
-            cf = pd.DataFrame([c.model_dump() for c in report.counterfactuals])
-            cf["risk"] = cf["probability"].map(percent)
-            st.dataframe(
-                cf[["label", "risk", "delta_pp", "awakening_score", "hypothetical"]],
-                hide_index=True,
-            )
+        _hypotheticals_tab(report)
     with tabs[4]:
         issues = list(report.warnings) if report is not None else list(history.warnings)
-        issues += [i for i in recorded_result.issues if i not in issues]
+        if charts.RECORDED in results:
+            issues += [i for i in results[charts.RECORDED].issues if i not in issues]
         if not issues:
             st.success("No data-quality warning.")
         else:
             st.dataframe(
-                pd.DataFrame([i.model_dump() for i in issues]), hide_index=True, width="stretch"
+                pd.DataFrame([i.model_dump() for i in issues]),
+                hide_index=True,
+                width="stretch",
+                column_config={"code": "Code", "message": "Warning", "source": "Resource"},
             )
     with tabs[5]:
-        basis = pd.DataFrame([asdict(r) for r in basis_rows(history, as_of=as_of)])
-        st.markdown(
-            f"Every record the assessment as of {as_of.isoformat()} used "
-            f"({len(history.basis_until(as_of))} resources: those dated on or before it, and the "
-            "undated), with its date and what it was used as, so that the basis can be checked "
-            "in the chart."
-        )
-        st.dataframe(
-            basis,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "reference": "Resource",
-                "resource_type": "Type",
-                "used_as": "Used as",
-                "date": st.column_config.DateColumn("Date of the record it fed"),
-                "detail": "Detail",
-            },
-        )
+        _basis_tab(history, as_of)
     with tabs[6]:
-        swings = [r for r in awakening.sensitivity(history, as_of=as_of) if r.swing > 0]
-        if swings:
-            frame = pd.DataFrame([asdict(r) for r in swings])
-            frame["score_min"] = frame[["score_low", "score_high"]].min(axis=1)
-            frame["score_max"] = frame[["score_low", "score_high"]].max(axis=1)
-            st.markdown(
-                "How the awakening score (recorded history) moves when each uncertain parameter "
-                "of the mechanistic model moves across its plausible range (dashed: baseline; "
-                "parameters that do not move it are left out)."
-            )
-            st.altair_chart(
-                charts.tornado_chart(frame, swings[0].baseline_score),
-                width="stretch",
-                height=charts.rows_px(len(frame)),
-            )
+        _sensitivity_tab(history, results, unavailable)
     with tabs[7]:
         _how_to_read(report)
+
+
+def _contributions_tab(
+    results: dict[str, awakening.AwakeningResult], unavailable: str | None
+) -> None:
+    if unavailable is not None:
+        st.info(f"No awakening index: {unavailable}.")
+        return
+    frame = _contributions_frame(results)
+    if frame.empty:
+        st.info("No infection episode: the score is the background escape only.")
+        return
+    st.altair_chart(
+        charts.contributions_chart(frame),
+        width="stretch",
+        height=charts.rows_px(len(frame)),
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={
+            "episode": "Episode",
+            "contribution": st.column_config.NumberColumn(
+                "Added to the awakening score (score units)", format="%.2f"
+            ),
+            "series": "Record",
+            "il6": st.column_config.NumberColumn("IL-6 peak used (pg/mL)", format="%.0f"),
+            "il6_source": "IL-6 peak",
+        },
+    )
+
+
+def _drivers_tab(report: RiskReport | None) -> None:
+    if report is None or not report.drivers:
+        st.info("No drivers: the calibrated model gave no estimate, or no input moves it.")
+        return
+    drivers = pd.DataFrame([asdict(r) for r in driver_rows(report.drivers)])
+    st.markdown(
+        "How much each recorded input moves this patient's risk: the change in percentage "
+        "points if that input were absent (recorded history)."
+    )
+    st.altair_chart(
+        charts.drivers_chart(drivers),
+        width="stretch",
+        height=charts.rows_px(len(drivers)),
+    )
+    st.dataframe(
+        drivers,
+        hide_index=True,
+        column_config={
+            "label": "Input",
+            "value": "Value",
+            "effect_pp": st.column_config.NumberColumn(
+                "Change in risk (percentage points)", format="%+.2f"
+            ),
+            "direction": "Effect on the risk",
+        },
+    )
+
+
+def _hypotheticals_tab(report: RiskReport | None) -> None:
+    st.markdown(
+        "**Hypothetical** — the model's answer for the same patient with one thing changed. "
+        "Not observations; IL-6 blockade is mouse-model evidence only and this is not a "
+        "treatment recommendation."
+    )
+    if report is None or not report.counterfactuals:
+        st.info("No model hypotheticals (no infection recorded, or no estimate).")
+        return
+    st.dataframe(
+        pd.DataFrame([asdict(r) for r in counterfactual_rows(report.counterfactuals)]),
+        hide_index=True,
+        column_config={
+            "label": "Hypothetical",
+            "risk": "Risk",
+            "delta_pp": st.column_config.NumberColumn(
+                "Change in risk (percentage points)", format="%+.1f"
+            ),
+            "awakening_score": st.column_config.NumberColumn(
+                "Awakening score (exploratory)", format="%.2f"
+            ),
+        },
+    )
+
+
+def _basis_tab(history: PatientHistory, as_of: dt.date) -> None:
+    basis = pd.DataFrame([asdict(r) for r in basis_rows(history, as_of=as_of)])
+    st.markdown(
+        f"Every record the assessment as of {as_of.isoformat()} used "
+        f"({len(history.basis_until(as_of))} resources: those dated on or before it, and the "
+        "undated), with its date and what it was used as, so that the basis can be checked "
+        "in the chart."
+    )
+    st.dataframe(
+        basis,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "reference": "Resource",
+            "resource_type": "Type",
+            "used_as": "Used as",
+            "date": st.column_config.DateColumn("Date of the record it fed"),
+            "detail": "Detail",
+        },
+    )
+
+
+def _sensitivity_tab(
+    history: PatientHistory, results: dict[str, awakening.AwakeningResult], unavailable: str | None
+) -> None:
+    if unavailable is not None:
+        st.info(f"No awakening index: {unavailable}.")
+        return
+    end = results[charts.RECORDED].as_of  # the end of the record: the date of death, if earlier
+    swings = [r for r in awakening.sensitivity(history, as_of=end) if r.swing > 0]
+    if not swings:
+        return
+    frame = pd.DataFrame([asdict(r) for r in swings])
+    frame["score_min"] = frame[["score_low", "score_high"]].min(axis=1)
+    frame["score_max"] = frame[["score_low", "score_high"]].max(axis=1)
+    st.markdown(
+        "How the awakening score (recorded history) moves when each uncertain parameter "
+        "of the mechanistic model moves across its plausible range (dashed: baseline; "
+        "parameters that do not move it are left out)."
+    )
+    st.altair_chart(
+        charts.tornado_chart(frame, swings[0].baseline_score),
+        width="stretch",
+        height=charts.rows_px(len(frame)),
+    )
 
 
 def _how_to_read(report: RiskReport | None) -> None:
@@ -497,7 +645,13 @@ def main() -> None:
     history, pkey = opened
     st.sidebar.header("Assessment")
     as_of = st.sidebar.date_input(
-        "Assessment date", value=dt.date.today(), max_value=dt.date.today(), key="as_of"
+        "Assessment date",
+        value=dt.date.today(),
+        # Streamlit's default minimum is ten years back: too recent to review older records
+        # (a death in 2005) or tests that need a date before a record.
+        min_value=EARLIEST_AS_OF,
+        max_value=dt.date.today(),
+        key="as_of",
     )
     horizon: int | None = None
     if model is not None:
@@ -511,12 +665,17 @@ def main() -> None:
     what_if = _what_if_controls(history, pkey, as_of)
     used_as_of = what_if_as_of(as_of, what_if)
     _header(history, used_as_of)
+    # The awakening index runs from the at-risk start to the end of the record (death stops it).
+    unavailable = awakening_unavailable_reason(history, as_of=used_as_of)
+    end = record_end(history, used_as_of)
     try:
         shown = apply_what_if(history, what_if)
         report, hypo_report, curves = _assess(history, shown, what_if, used_as_of, horizon, model)
-        results = {charts.RECORDED: awakening.score(history, as_of=used_as_of)}
-        if not what_if.is_empty:
-            results[charts.HYPOTHETICAL] = awakening.score(shown, as_of=used_as_of)
+        results: dict[str, awakening.AwakeningResult] = {}
+        if unavailable is None:
+            results[charts.RECORDED] = awakening.score(history, as_of=end)
+            if not what_if.is_empty:
+                results[charts.HYPOTHETICAL] = awakening.score(shown, as_of=end)
     except RiskCalcError as exc:
         common.show_error(exc, "The assessment failed")
         return
@@ -534,7 +693,7 @@ def main() -> None:
         )
     _risk_section(report, hypo_report, curves, model_error)
     st.markdown("#### Infection history and the awakening index")
-    _tabs(history, shown, not what_if.is_empty, used_as_of, report, results)
+    _tabs(history, shown, not what_if.is_empty, used_as_of, report, results, unavailable)
 
 
 @st.cache_data(max_entries=64, show_spinner="Assessing…")

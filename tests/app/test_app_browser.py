@@ -191,7 +191,7 @@ def test_upload_renders_risk_timeline_and_statement(
     timeline.screenshot(path=str(IMAGES / "app-timeline.png"))
     basis_tab = page.get_by_role("tab", name="Basis")
     basis_tab.click()
-    page.get_by_text("Every record the assessment used").wait_for(timeout=WAIT_MS)
+    page.get_by_text("Every record the assessment as of").wait_for(timeout=WAIT_MS)
 
     # a what-if: the COVID-19 episode switched off is labelled hypothetical at once
     page.get_by_text("Happened").first.click()
@@ -199,7 +199,7 @@ def test_upload_renders_risk_timeline_and_statement(
         timeout=WAIT_MS
     )
     if model:
-        page.locator('[data-testid="stMetric"]', has_text="Hypothetical (what-if)").wait_for(
+        page.locator('[data-testid="stMetric"]', has_text="Hypothetical (what-if)").first.wait_for(
             timeout=WAIT_MS
         )
     page.get_by_text("Assessing…").wait_for(state="detached", timeout=WAIT_MS)
@@ -207,6 +207,25 @@ def test_upload_renders_risk_timeline_and_statement(
     page.locator('[data-testid="stMain"]').evaluate("el => el.scrollTo(0, 0)")
     page.screenshot(path=str(IMAGES / "app-whatif.png"))
     page.close()
+
+
+def test_no_request_leaves_the_machine(server: str, browser: object) -> None:
+    """Every request of a page load goes to the app itself: nothing to fonts.gstatic.com (QA:
+    the ":material/science:" page icon was fetched from there on every load: it fails
+    offline and is a request to the outside from a clinical network), and none fails."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})  # type: ignore[attr-defined]
+    requests: list[str] = []
+    failed: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_text("Awakening score (exploratory)").first.wait_for(timeout=WAIT_MS)
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=WAIT_MS)
+    time.sleep(2)  # the favicon and late fonts
+    page.close()
+    outside = [u for u in requests if not u.startswith((server, "data:", "blob:", "about:"))]
+    assert requests and not outside, outside
+    assert not failed, failed
 
 
 def test_dark_theme_renders(server: str, browser: object, fixtures: Path, tmp_path: Path) -> None:

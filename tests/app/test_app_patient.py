@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 
 import pytest
 from app_helpers import (
@@ -84,3 +86,46 @@ def test_horizon_control_changes_the_horizon() -> None:
     at.sidebar.selectbox(key="horizon").set_value(other)
     _run(at)
     assert any(m.label.startswith(f"Within {other} months") for m in at.metric)
+
+
+def test_header_age_is_in_completed_years() -> None:
+    # QA: "59 years" for a woman born 1968-05-12 assessed on 2026-12-07 (58 completed years)
+    at = _open_demo(_app(), "no-infection")
+    at.sidebar.date_input(key="as_of").set_value(dt.date(2026, 12, 7))
+    _run(at)
+    assert "female, 58 years ·" in _texts(at)
+
+
+def _shown_tables(at: object) -> list[tuple[dict[str, str], dict[str, str], object]]:
+    """Each table's header labels and number formats by column, and its data."""
+    out = []
+    for d in at.dataframe:  # type: ignore[attr-defined]
+        config = json.loads(d.proto.columns or "{}")
+        labels = {c: config.get(c, {}).get("label", c) for c in d.value.columns}
+        formats = {
+            c: config.get(c, {}).get("type_config", {}).get("format", "") for c in d.value.columns
+        }
+        out.append((labels, formats, d.value))
+    return out
+
+
+@needs_model
+def test_evidence_tables_have_readable_headers_and_rounded_values() -> None:
+    # QA: headers "effect_pp", "delta_pp", "awakening_score"; a driver value 1.810445564404221
+    at = _open_demo(_app(), "repeated-infections")
+    tables = _shown_tables(at)
+    assert len(tables) >= 4  # contributions, drivers, hypotheticals, basis (warnings if any)
+    for labels, formats, frame in tables:
+        for column, label in labels.items():
+            assert not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", label), f"raw header {label!r}"
+            if frame[column].dtype.kind == "f":  # every float is shown rounded
+                assert re.fullmatch(r"%\+?\.\df", formats[column]), (label, formats[column])
+    drivers = next(
+        f
+        for labels, _, f in tables
+        if "Change in risk (percentage points)" in labels.values() and "Input" in labels.values()
+    )
+    assert all(
+        re.fullmatch(r"yes|no|\d+|\d+\.\d{1,2}( years| pg/mL)?|\d+ pg/mL", v)
+        for v in drivers["value"]
+    ), list(drivers["value"])

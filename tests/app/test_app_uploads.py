@@ -52,3 +52,16 @@ def test_upload_with_several_patients_offers_a_choice(fixtures: Path) -> None:
     pick.set_value(ids[3])
     _run(at)
     assert f"Patient {ids[3]}" in _texts(at)
+
+
+def test_upload_errors_name_the_uploaded_file() -> None:
+    # QA: "the input holds no Patient resource (at <bytes>)"
+    no_patient = (
+        b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": '
+        b'{"resourceType": "Condition", "id": "c", "code": {"text": "x"}}}]}'
+    )
+    at = _upload(_app(), "ward-7.json", no_patient)
+    (error,) = [e.value for e in at.error]
+    assert "input.no_patient" in error
+    assert r"(at ward\-7\.json)" in error  # Markdown-escaped, as every quoted input
+    assert "bytes" not in error

@@ -11,18 +11,27 @@ from hypothesis import strategies as st
 
 import riskcalc
 from riskcalc.demo import demo_bundle, list_demo_patients
-from riskcalc.history import Pathogen, Severity
-from riskcalc.report import HypotheticalInfection, WhatIf, apply_what_if
+from riskcalc.history import Cancer, CancerSite, Pathogen, PatientHistory, Severity
+from riskcalc.report import Driver, HypotheticalInfection, WhatIf, apply_what_if
 from riskcalc.report.views import (
     LANES,
+    TIMELINE_PAD_FRACTION,
+    awakening_unavailable_reason,
     basis_rows,
+    completed_years,
+    driver_value_text,
+    header_parts,
     icon_counts,
     icon_grid,
     interval_text,
     out_of_100_text,
     percent,
+    record_end,
     score_cohort_table,
     timeline_rows,
+    timeline_rows_in,
+    timeline_window,
+    used_episodes,
 )
 
 AS_OF = dt.date(2026, 6, 1)
@@ -53,7 +62,23 @@ def test_icon_counts_are_consistent(a: float, b: float, c: float) -> None:
     assert len(grid) == 100 and len({(x, y) for x, y, _ in grid}) == 100
     assert sum(shade == "certain" for *_, shade in grid) == counts.certain
     text = out_of_100_text(counts, 24)
-    assert f"about {counts.events} would" in text and "24 months" in text
+    assert "24 months" in text
+    if 1 <= counts.events <= 99:
+        assert f"about {counts.events} would" in text
+    # "0" would read as no risk where percent() shows "<1%"; "100" where it shows ">99%"
+    assert " 0 " not in text and "as low as 0" not in text and "100 would" not in text
+
+
+def test_out_of_100_text_says_less_than_1_where_the_interval_reaches_0() -> None:
+    # QA: "90% interval <1–9%" beside "could be as low as 0 or as high as 9"
+    assert interval_text(0.004, 0.09) == "<1–9%"
+    text = out_of_100_text(icon_counts(0.02, 0.004, 0.09), 24)
+    assert "could be less than 1 or as high as 9" in text
+    assert "as low as 0" not in text
+    text = out_of_100_text(icon_counts(0.003, 0.001, 0.004), 24)
+    assert "less than 1 would have" in text and "stays less than 1" in text
+    text = out_of_100_text(icon_counts(0.97, 0.9, 0.998), 24)
+    assert "as low as 90 or more than 99" in text
 
 
 def test_out_of_100_text_is_plain_language_and_not_directive() -> None:
@@ -145,3 +170,163 @@ def test_score_cohort_table_accounts_for_every_patient(fixtures: Path) -> None:
 
         streamed = pd.read_csv(out)
     assert sorted(streamed["patient_id"]) == sorted(table.scores["patient_id"])
+
+
+def test_completed_years_counts_birthdays_passed() -> None:
+    born = dt.date(1968, 5, 12)
+    assert completed_years(born, dt.date(2026, 12, 7)) == 58  # QA saw the rounded 59
+    assert completed_years(born, dt.date(2026, 5, 11)) == 57
+    assert completed_years(born, dt.date(2026, 5, 12)) == 58
+    assert completed_years(dt.date(2000, 2, 29), dt.date(2001, 2, 28)) == 0
+
+
+@given(st.dates(dt.date(1900, 1, 1), dt.date(2030, 1, 1)), st.integers(0, 40000))
+def test_completed_years_matches_the_calendar(born: dt.date, days: int) -> None:
+    on = born + dt.timedelta(days=days)
+    years = completed_years(born, on)
+    assert years >= 0
+    assert (born.year + years, born.month, born.day) <= (on.year, on.month, on.day)
+    assert (born.year + years + 1, born.month, born.day) > (on.year, on.month, on.day)
+
+
+def test_header_counts_only_episodes_up_to_the_assessment_date() -> None:
+    history = riskcalc.read_history(demo_bundle("repeated-infections"))
+    day = dt.date(2022, 1, 1)
+    assert used_episodes(history, as_of=day) == (0, 1)
+    assert used_episodes(history, as_of=AS_OF) == (0, 1, 2, 3)
+    parts = header_parts(history, as_of=day)
+    assert parts[-1] == "2 infection episode(s) (and 2 dated after the assessment date, not used)"
+    assert header_parts(history, as_of=AS_OF)[-1] == "4 infection episode(s)"
+
+
+def test_header_of_a_living_patient_gives_completed_years() -> None:
+    history = riskcalc.read_history(demo_bundle("no-infection"))
+    assert history.birth_date == dt.date(1968, 5, 12)
+    assert header_parts(history, as_of=dt.date(2026, 12, 7))[0] == "female, 58 years"
+
+
+@pytest.fixture(scope="module")
+def deceased(fixtures: Path) -> PatientHistory:
+    """Synthea patient c4bf405e: prostate cancer 2003, died 2005-05-28 aged 62."""
+    return riskcalc.read_history(next((fixtures / "synthea-blaze").glob("c4bf405e*.json.bz2")))
+
+
+def test_header_of_a_deceased_patient_gives_death_and_age_at_death(
+    deceased: PatientHistory,
+) -> None:
+    assert deceased.deceased_date == dt.date(2005, 5, 28)
+    assert header_parts(deceased, as_of=AS_OF)[0] == "male, died on 2005-05-28 aged 62"
+    # assessed before the death, the later death is not used
+    assert header_parts(deceased, as_of=dt.date(2004, 1, 1))[0] == "male, 60 years"
+
+
+def test_charts_of_a_deceased_patient_stop_at_death(deceased: PatientHistory) -> None:
+    death = dt.date(2005, 5, 28)
+    assert record_end(deceased, AS_OF) == death
+    assert record_end(deceased, dt.date(2004, 1, 1)) == dt.date(2004, 1, 1)
+    window = timeline_window(deceased, as_of=AS_OF)
+    assert window.end == death and window.axis_end < dt.date(2006, 1, 1)
+    rows = timeline_rows_in(deceased, window)
+    assert rows and all(r.start <= r.end <= death for r in rows)
+    cancer = next(r for r in rows if r.lane == "Cancer")
+    assert cancer.end == death  # not abated: ran to the death, not to 2026
+    assert awakening_unavailable_reason(deceased, as_of=AS_OF) is None
+
+
+def _no_cancer_histories(fixtures: Path) -> list[PatientHistory]:
+    return [
+        riskcalc.read_history(next((fixtures / "nimbus" / folder).glob(f"{name}_*.json")))
+        for folder, name in (("synthea-covid", "Bibi254"), ("anonymized", "Les282"))
+    ]
+
+
+def test_no_awakening_index_without_cancer(fixtures: Path) -> None:
+    for history in _no_cancer_histories(fixtures):
+        assert not history.cancers and history.at_risk_start is None
+        reason = awakening_unavailable_reason(history, as_of=AS_OF)
+        assert reason is not None and reason.startswith("no cancer in the record")
+        # the timeline still has a window: from the first record
+        window = timeline_window(history, as_of=AS_OF)
+        dated = [d for d, _ in history.dated_sources() if d is not None]
+        first = min(dated + [t.date for t in history.tests])
+        assert window.start == first - dt.timedelta(days=180) and window.end == AS_OF
+    undated = PatientHistory(
+        patient_id="p", cancers=(Cancer(site=CancerSite.BREAST, codes=("s|c",)),)
+    )
+    reason = awakening_unavailable_reason(undated, as_of=AS_OF)
+    assert reason is not None and reason.startswith("no remission date")
+
+
+def test_no_awakening_trajectory_before_the_at_risk_start() -> None:
+    history = riskcalc.read_history(demo_bundle("repeated-infections"))
+    assert history.at_risk_start == dt.date(2017, 4, 10)
+    reason = awakening_unavailable_reason(history, as_of=dt.date(2017, 1, 1))
+    assert reason == (
+        "not in remission at 2017-01-01 (at-risk start 2017-04-10): there is no awakening "
+        "trajectory before the at-risk start"
+    )
+    assert awakening_unavailable_reason(history, as_of=dt.date(2017, 4, 10)) is None
+    dead_early = history.model_copy(update={"deceased_date": dt.date(2017, 2, 1)})
+    reason = awakening_unavailable_reason(dead_early, as_of=AS_OF)
+    assert reason is not None and reason.startswith("the patient died on 2017-02-01, before")
+
+
+@pytest.mark.parametrize("name", [p.name for p in list_demo_patients()])
+@pytest.mark.parametrize(
+    "day",
+    [dt.date(2010, 1, 1), dt.date(2016, 6, 1), dt.date(2017, 1, 1), dt.date(2022, 1, 1), AS_OF],
+)
+def test_timeline_window_holds_what_it_draws(name: str, day: dt.date) -> None:
+    """Before the first record, before the at-risk start or after it: a window from left to
+    right, nothing dated after the assessment date, and room after the last date drawn."""
+    history = riskcalc.read_history(demo_bundle(name))
+    window = timeline_window(history, as_of=day)
+    assert window.start < window.end < window.axis_end
+    span = (window.end - window.start).days
+    assert (window.axis_end - window.end).days >= TIMELINE_PAD_FRACTION * span
+    rows = timeline_rows_in(history, window)
+    assert all(r.start <= r.end <= day and r.end >= window.start for r in rows)
+    dated = [e.onset for e in history.infections if window.start <= e.onset <= day]
+    assert sorted(r.start for r in rows if r.lane == "Infection") == sorted(dated)
+
+
+def test_timeline_window_makes_room_for_a_hypothetical_infection() -> None:
+    # QA: the diamond of an infection 28 days before the (moved) assessment date sat half
+    # outside the chart
+    history = riskcalc.read_history(demo_bundle("mild-covid"))
+    onset = AS_OF + dt.timedelta(days=90)
+    extra = HypotheticalInfection(onset=onset, pathogen=Pathogen.RSV, severity=Severity.CRITICAL)
+    shown = apply_what_if(history, WhatIf(hypothetical_infection=extra))
+    day = onset + dt.timedelta(days=28)
+    window = timeline_window(shown, as_of=day)
+    (diamond,) = [r for r in timeline_rows_in(shown, window) if r.hypothetical]
+    span = (window.axis_end - window.start).days
+    # the largest marker (critical: 520 px², a radius of 13 px) is under 2% of a plot 700 px
+    # wide; ask for 3%
+    assert (window.axis_end - diamond.start).days >= 0.03 * span
+
+
+def test_driver_values_are_read_as_clinicians_read_them() -> None:
+    def text(feature: str, value: float | str | None) -> str:
+        d = Driver(feature=feature, label="x", value=value, effect_pp=0.1, direction="raises")
+        return driver_value_text(d)
+
+    assert text("awakening_score", 1.810445564404221) == "1.81"  # QA saw all the digits
+    assert text("tx_surgery", 1.0) == "yes" and text("sex_female", 0.0) == "no"
+    assert text("inf_total_count", 3.0) == "3" and text("stage_group", 2.0) == "2"
+    assert text("age_years", 58.5671) == "58.6 years"
+    assert text("il6_peak_max_pg_ml", 210.4) == "210 pg/mL"
+    assert text("unknown_feature", 0.123456) == "0.12"
+    assert text("age_years", None) == "not recorded"
+
+
+def test_score_cohort_table_names_an_uploaded_file_in_failures() -> None:
+    model = _default_model()
+    no_patient = (
+        b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": '
+        b'{"resourceType": "Condition", "id": "c", "code": {"text": "x"}}}]}'
+    )
+    table = score_cohort_table(no_patient, as_of=AS_OF, model=model, label="ward-7.json")  # type: ignore[arg-type]
+    assert table.reconciliation.failed == 1
+    assert "ward-7.json" in " ".join(str(v) for v in table.errors.iloc[0].tolist())
+    assert "<bytes>" not in " ".join(str(v) for v in table.errors.iloc[0].tolist())

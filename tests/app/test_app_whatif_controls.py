@@ -6,13 +6,19 @@ from app_helpers import MODEL, _app, _key_endswith, _open_demo, _run, _texts, _t
 from streamlit.testing.v1 import AppTest
 
 
+def _awakening(at: AppTest) -> dict[str, str]:
+    """The awakening metrics shown, by label, as displayed."""
+    return {m.label: m.value for m in at.metric if "Awakening" in m.label or "Hazard" in m.label}
+
+
 def test_what_if_controls_are_labelled_hypothetical_and_change_the_score() -> None:
     at = _open_demo(_app(), "repeated-infections")
 
     def score(at: AppTest) -> float:
-        return float(next(m.value for m in at.metric if m.label.startswith("Awakening score")))
+        label = "Awakening score · hypothetical (what-if)"
+        return float(next(m.value for m in at.metric if m.label == label))
 
-    recorded = score(at)
+    recorded = float(_awakening(at)["Awakening score (exploratory) · recorded history"])
     assert not any("Hypothetical (what-if)" in i.value for i in at.info)
     _key_endswith(at.sidebar.checkbox, ":on:3").uncheck()
     _run(at)
@@ -46,3 +52,29 @@ def test_what_if_controls_are_labelled_hypothetical_and_change_the_score() -> No
         labels = [m.label for m in at.metric]
         assert "Hypothetical (what-if)" in labels
         assert any(label.endswith("recorded history") for label in labels)
+
+
+def test_awakening_figures_during_a_what_if_are_labelled_recorded_and_hypothetical() -> None:
+    # QA: with blockade ticked on the 2025 influenza the awakening figures switched to the
+    # hypothetical values (1.83, ×1.01) without a label, hiding the recorded 1.92, ×1.03
+    at = _open_demo(_app(), "repeated-infections")
+    before = _awakening(at)
+    assert set(before) == {
+        "Awakening score (exploratory) · recorded history",
+        "Hazard multiplier (exploratory) · recorded history",
+    }
+    _key_endswith(at.sidebar.checkbox, ":blk:3").check()
+    _run(at)
+    during = _awakening(at)
+    assert {k: during[k] for k in before} == before  # the recorded figures stay
+    hypothetical = {k: v for k, v in during.items() if k not in before}
+    assert set(hypothetical) == {
+        "Awakening score · hypothetical (what-if)",
+        "Hazard multiplier · hypothetical (what-if)",
+    }
+    recorded_score = float(before["Awakening score (exploratory) · recorded history"])
+    assert float(hypothetical["Awakening score · hypothetical (what-if)"]) < recorded_score
+    deltas = {m.label: m.delta for m in at.metric if m.label in hypothetical}
+    # a negative change reads as one (Streamlit's arrow follows the leading sign)
+    assert deltas["Awakening score · hypothetical (what-if)"].startswith("-")
+    assert deltas["Hazard multiplier · hypothetical (what-if)"].startswith("-")
