@@ -49,6 +49,19 @@ class Pathogen(StrEnum):
     RSV = "rsv"
     OTHER_VIRAL = "other_viral"
 
+    @property
+    def label(self) -> str:
+        """The plain-language name (``COVID-19``, ``Influenza`` …) for reports and views."""
+        return _PATHOGEN_LABEL[self]
+
+
+_PATHOGEN_LABEL = {
+    Pathogen.COVID19: "COVID-19",
+    Pathogen.INFLUENZA: "Influenza",
+    Pathogen.RSV: "RSV",
+    Pathogen.OTHER_VIRAL: "Other viral",
+}
+
 
 class Severity(StrEnum):
     """Severity of one infection episode, ordered: mild < hospitalised < critical."""

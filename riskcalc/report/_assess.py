@@ -199,7 +199,7 @@ def counterfactual_histories(
             history.model_copy(update={"infections": ()}),
         ),
         "latest_prevented": (
-            f"Had the latest infection ({latest.pathogen.value}, {latest.onset.isoformat()}) "
+            f"Had the latest infection ({latest.pathogen.label}, {latest.onset.isoformat()}) "
             "been prevented",
             history.model_copy(update={"infections": others}),
         ),

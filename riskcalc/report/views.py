@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from riskcalc.features import FeatureDType, schema_by_name
-from riskcalc.history import PatientHistory, ReadFailure
+from riskcalc.history import Pathogen, PatientHistory, ReadFailure
 from riskcalc.report._model import Counterfactual, Driver, ReportStatus
 from riskcalc.report._score import (
     ERROR_COLUMNS,
@@ -31,12 +31,7 @@ if TYPE_CHECKING:
     from riskcalc.model import RiskModel
 
 #: Display names of pathogens, severities and record kinds (plain language).
-PATHOGEN_LABELS = {
-    "covid19": "COVID-19",
-    "influenza": "Influenza",
-    "rsv": "RSV",
-    "other_viral": "Other viral",
-}
+PATHOGEN_LABELS = {p.value: p.label for p in Pathogen}
 
 #: Timeline lanes, top to bottom.
 LANES = ("Cancer", "Treatment", "Infection", "IL-6 measured", "Virus test", "Vaccination")

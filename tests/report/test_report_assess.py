@@ -37,6 +37,8 @@ def test_colon_cancer_survivor_with_covid(fixtures: Path, default_model: Any) ->
     assert report.awakening.hazard_multiplier > 1
     names = {c.name for c in report.counterfactuals}
     assert {"no_infections", "latest_prevented", "latest_blockade"} <= names
+    [prevented] = [c for c in report.counterfactuals if c.name == "latest_prevented"]
+    assert prevented.label.startswith("Had the latest infection (COVID-19, 2020-03-08)")
     assert all(c.hypothetical for c in report.counterfactuals)
     assert any(ref.startswith("Condition/") for ref in report.basis)
     assert report.model.trained_on_simulated_data
