@@ -187,15 +187,37 @@ ERROR_CODES: dict[str, CodeInfo] = {
         "The cohort cannot train a model (too few patients or events, or one class only).",
         "Use a larger cohort, a longer follow-up or another horizon.",
     ),
+    "model.evaluation_failed": CodeInfo(
+        "The cohort cannot evaluate the model at the horizon: no patient is eligible at an "
+        "index date, or among the rows with known status at the horizon there is no event or "
+        "no non-event (discrimination is then undefined).",
+        "Use a larger cohort, a longer follow-up or a shorter horizon (`--horizon-months`); "
+        "the message gives the counts and the exclusions by reason.",
+    ),
     # configuration
     "config.invalid": CodeInfo(
         "An argument is outside its allowed range or of the wrong kind.",
         "Correct the argument as the message says.",
     ),
+    "config.output_unwritable": CodeInfo(
+        "An output cannot be written where it was asked for: a folder on its path is missing "
+        "and cannot be made, or is a file; permission is denied; or the file system is "
+        "read-only or full. Nothing was written there.",
+        "Choose an output path in a folder you can write to; check its permissions and the "
+        "free space.",
+    ),
     # remote FHIR servers (CDS Hooks fetch)
     "remote.unreachable": CodeInfo(
         "The FHIR server did not answer in time or refused the connection.",
         "Check fhirServer and the network; retry.",
+    ),
+    # a Dask scheduler (riskcalc.scale, --scheduler): a remote service, though not a FHIR one
+    "remote.scheduler_unreachable": CodeInfo(
+        "The Dask scheduler given (`--scheduler`, `scheduler=`) refused the connection or did "
+        "not answer within 10 s.",
+        "Check the address (tcp://host:port), that the scheduler runs and that this machine "
+        "can reach it (for Kubernetes, port-forward its service); or omit it to run on a "
+        "LocalCluster.",
     ),
     "remote.bad_response": CodeInfo(
         "The FHIR server answered with an error status or a body that is not FHIR.",
@@ -360,6 +382,13 @@ WARNING_CODES: dict[str, CodeInfo] = {
     "assess.extrapolation": CodeInfo(
         "An input lies outside the range seen in training; the estimate is an extrapolation.",
         "Interpret the result with extra caution.",
+    ),
+    "evaluation.few_events": CodeInfo(
+        "An evaluation at a horizon has fewer than 10 events or 10 non-events with known status: "
+        "its confidence intervals, flexible calibration curve and ICI are not estimated (None), "
+        "or, with no event or no non-event, nothing is estimated at that horizon.",
+        "Read the point estimates as unreliable; evaluate on a larger cohort or a longer "
+        "follow-up.",
     ),
     "assess.missing_input": CodeInfo(
         "An input the model uses was missing and was handled as documented in the feature schema.",

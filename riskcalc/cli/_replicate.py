@@ -13,6 +13,7 @@ import orjson
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
 from riskcalc.cohort import replicate
+from riskcalc.errors import InputError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,6 +32,13 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: Any) -> int:
     result = replicate(args.cohort).to_dict()
+    if result["patients_read"] == 0:
+        failures = result["read_failures"]
+        raise InputError(
+            "input.no_patient",
+            f"no patient could be read from {args.cohort}"
+            + (f" ({failures} read failure(s): `riskcalc history` shows them)" if failures else ""),
+        )
     if args.json:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         return 0

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from riskcalc.cli._options import add_whole_records
+from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
+from riskcalc.cli._options import add_engine, add_whole_records, engine_of
+from riskcalc.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from riskcalc.model import LabelledCohort
+
+#: The longest horizon ``riskcalc train`` accepts, in months (ten years). Survivor cohorts rarely
+#: follow patients longer; past the follow-up of most of the cohort the labels rest on the
+#: inverse-probability-of-censoring weights of a few patients; and the features describe the
+#: infections of the last years, which say little about decades ahead.
+MAX_HORIZON_MONTHS = 120
+_DEFAULT_HORIZONS = "12,24,36,60"  # riskcalc.model.DEFAULT_HORIZONS_MONTHS (not imported: slow)
+_DEFAULT_HORIZON = 24  # riskcalc.model.DEFAULT_HORIZON_MONTHS
 
 
 def add_parser(subparsers: Any) -> None:
@@ -21,12 +34,16 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("cohort", type=Path, help="folder or file of FHIR data")
     parser.add_argument("--out", required=True, type=Path, help="artifact folder to write")
     parser.add_argument(
-        "--horizon-months", type=int, default=24, help="default horizon (default 24)"
+        "--horizon-months",
+        type=int,
+        help="the model's default horizon, one of --horizons (default: 24 if trained, else the "
+        "only horizon of a single --horizons)",
     )
     parser.add_argument(
         "--horizons",
-        default="12,24,36,60",
-        help="comma-separated horizons in months to train (default 12,24,36,60)",
+        default=_DEFAULT_HORIZONS,
+        help=f"comma-separated horizons in months to train, each 1 to {MAX_HORIZON_MONTHS} "
+        f"(default {_DEFAULT_HORIZONS})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of index dates and splits")
     parser.add_argument("--model-id", default="riskcalc-relapse", help="model id to record")
@@ -35,38 +52,89 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="the cohort is simulated (recorded in the model card and on every output)",
     )
-    parser.add_argument(
-        "--engine",
-        choices=("local", "dask"),
-        default="local",
-        help="read the cohort in this process or on Dask (default local); same histories",
-    )
-    parser.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster)")
+    add_engine(parser, what="read the cohort")
     add_whole_records(parser)
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from riskcalc.errors import ConfigError
-    from riskcalc.model import prepare_cohort, read_cohort, train_model
+def parse_horizons(text: str, default: int | None) -> tuple[tuple[int, ...], int]:
+    """The horizons to train (sorted, each once) and the default horizon, from the arguments.
 
+    Raises ConfigError ``config.invalid`` for an empty list, a horizon that is not a whole
+    number from 1 to :data:`MAX_HORIZON_MONTHS`, or a default horizon not among them (it is never
+    added silently: a model trained on a horizon nobody asked for).
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts):
+        raise ConfigError("config.invalid", "--horizons is empty; give months, e.g. 12,24,36,60")
     try:
-        horizons = tuple(int(h) for h in str(args.horizons).split(",") if h.strip())
+        horizons = tuple(sorted({int(part) for part in parts if part}))
     except ValueError as exc:
         raise ConfigError(
-            "config.invalid", f"--horizons must be integers: {args.horizons!r}"
+            "config.invalid", f"--horizons must be whole numbers of months: {text!r}"
         ) from exc
-    if args.horizon_months not in horizons:
-        horizons = (*horizons, args.horizon_months)
-    if args.engine == "dask":
+    for horizon in (*horizons, *([] if default is None else [default])):
+        if not 1 <= horizon <= MAX_HORIZON_MONTHS:
+            raise ConfigError(
+                "config.invalid",
+                f"horizon {horizon} months is out of range: a horizon is 1 to "
+                f"{MAX_HORIZON_MONTHS} months (ten years)",
+            )
+    if default is None:
+        if _DEFAULT_HORIZON in horizons:
+            default = _DEFAULT_HORIZON
+        elif len(horizons) == 1:
+            default = horizons[0]
+        else:
+            raise ConfigError(
+                "config.invalid",
+                f"--horizons {text} does not include {_DEFAULT_HORIZON}: choose the default "
+                f"horizon among them with --horizon-months",
+            )
+    if default not in horizons:
+        raise ConfigError(
+            "config.invalid",
+            f"--horizon-months {default} is not among --horizons {text}: add it to --horizons, "
+            "or choose one of them",
+        )
+    return horizons, default
+
+
+def require_patients(cohort: LabelledCohort, source: object) -> None:
+    """InputError ``input.no_patient`` if no patient history was read from ``source`` (an empty
+    folder, or only read failures): there is nothing to train, evaluate or recalibrate on."""
+    read = sum(n for reason, n in cohort.excluded.items() if reason != "read_failure")
+    if len(cohort) == 0 and read == 0:
+        failures = cohort.excluded.get("read_failure", 0)
+        raise InputError(
+            "input.no_patient",
+            f"no patient could be read from {source}"
+            + (f" ({failures} read failure(s): `riskcalc history` shows them)" if failures else ""),
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from riskcalc._output import check_outside, probe_writable
+    from riskcalc.model import prepare_cohort, read_cohort, train_model
+    from riskcalc.model._artifact import check_artifact_target
+
+    horizons, default_horizon = parse_horizons(str(args.horizons), args.horizon_months)
+    check_artifact_target(args.out)  # before the cohort is read: that takes minutes
+    check_outside(args.out, args.cohort, "the cohort")
+    probe_writable(args.out)
+    engine = engine_of(args)
+    if engine.dask:
         from riskcalc.scale import histories_dask
 
         cohort = prepare_cohort(
-            histories_dask(args.cohort, scheduler=args.scheduler, whole_records=args.whole_records),
+            histories_dask(
+                args.cohort, scheduler=engine.scheduler, whole_records=args.whole_records
+            ),
             seed=args.seed,
         )
     else:
         cohort = read_cohort(args.cohort, seed=args.seed, whole_records=args.whole_records)
+    require_patients(cohort, args.cohort)
     n_patients = len(set(cohort.patient_ids.tolist()))
     trained_on = (
         f"{'Simulated' if args.simulated else 'User-supplied'} cohort read from "
@@ -76,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     _, report = train_model(
         cohort,
         horizons_months=horizons,
-        default_horizon_months=args.horizon_months,
+        default_horizon_months=default_horizon,
         seed=args.seed,
         model_id=args.model_id,
         trained_on=trained_on,
@@ -85,8 +153,10 @@ def run(args: argparse.Namespace) -> int:
     )
     m = report.metrics
     print(
-        f"trained {args.out}: n={m['n']} events={m['events']} auroc={m['auroc']:.3f} "
-        f"slope={m['calibration_slope']:.2f} intercept={m['calibration_intercept']:+.4f} "
-        f"ici={m['ici']:.4f} (held-out split, {m['horizon_months']} months)"
+        f"riskcalc {__version__}: trained {args.out}: n={m['n']} events={m['events']} "
+        f"auroc={m['auroc']:.3f} slope={m['calibration_slope']:.2f} "
+        f"intercept={m['calibration_intercept']:+.4f} ici={m['ici']:.4f} "
+        f"(held-out split, {m['horizon_months']} months)"
     )
+    print(RESEARCH_USE_STATEMENT)
     return 0

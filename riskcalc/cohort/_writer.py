@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
+from riskcalc._output import new_temp_folder, writing
 from riskcalc.cohort._engine import simulate_chunk
 from riskcalc.cohort._fhir import patient_resources
 from riskcalc.cohort._params import TruthParams, to_date
@@ -194,14 +194,15 @@ def _bundle(p: SimPatient, resources: list[dict[str, Any]]) -> bytes:
 
 
 def _prepare_target(out: Path) -> Path:
+    """A new temporary folder beside ``out``, with the mode the umask gives a new folder."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(
-            "config.invalid", f"output folder {out} exists and is not empty; choose a new folder"
+            "config.invalid",
+            f"{out} exists and is not an empty folder; choose a new or empty folder",
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)
-    return tmp
+    with writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return new_temp_folder(out)
 
 
 def write_cohort(
@@ -216,15 +217,18 @@ def write_cohort(
 ) -> Path:
     """Simulate a cohort and write it (FHIR + hidden ground truth) to a new folder ``out``.
 
-    Returns the folder. Raises :class:`~riskcalc.errors.ConfigError` if ``out`` exists and is not
-    empty, or the arguments are out of range.
+    Returns the folder, whose files and folders get the modes the umask gives. Raises
+    :class:`~riskcalc.errors.ConfigError`: ``config.invalid`` if ``out`` exists and is not an
+    empty folder, or the arguments are out of range; ``config.output_unwritable`` if ``out``
+    cannot be written (permissions, a read-only or full file system).
     """
     target = Path(out)
     params = params or TruthParams()
     patients = iter_patients(n_patients, seed, params=params, chunk_size=chunk_size)
     tmp = _prepare_target(target)
     try:
-        _write_all(tmp, patients, n_patients, fmt, progress, chunk_size)
+        with writing(target):
+            _write_all(tmp, patients, n_patients, fmt, progress, chunk_size)
         manifest = {
             "generator": "riskcalc.cohort",
             "riskcalc_version": __version__,
@@ -237,10 +241,11 @@ def write_cohort(
             "fhir_dir": "fhir",
             "truth_params": dataclasses.asdict(params),
         }
-        (tmp / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-        if target.exists():
-            target.rmdir()
-        tmp.rename(target)
+        with writing(target):
+            (tmp / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+            if target.exists():
+                target.rmdir()
+            tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

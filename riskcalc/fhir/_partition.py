@@ -350,16 +350,20 @@ class ChunkSummary:
     n_bytes: int = 0
 
 
-def _read_range(chunk: FileChunk, limits: Limits) -> bytes:
+def _read_range(chunk: FileChunk, limits: Limits, base: str | None) -> bytes:
     if chunk.whole:
-        return read_bytes(Path(chunk.path), limits)
-    with open(chunk.path, "rb") as fh:
+        return read_bytes(Path(chunk.path), limits, base=base)
+    with open(chunk.path if base is None else Path(base, chunk.path), "rb") as fh:
         fh.seek(chunk.start)
         return fh.read() if chunk.stop is None else fh.read(chunk.stop - chunk.start)
 
 
 def partition_chunk(
-    chunk: FileChunk, n_partitions: int, *, limits: Limits = DEFAULT_LIMITS
+    chunk: FileChunk,
+    n_partitions: int,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    base: str | None = None,
 ) -> tuple[ChunkSummary, list[Piece]]:
     """Parse one NDJSON range and split its resources into ``n_partitions`` pieces.
 
@@ -369,12 +373,13 @@ def partition_chunk(
     a patient-type resource that names no patient is counted as unresolved.
 
     Memory: the range's bytes (about ``chunk_bytes``) three times (the bytes, their lines, the
-    packed pieces), plus one parsed line at a time.
+    packed pieces), plus one parsed line at a time. ``base``: the folder a relative path is
+    relative to (:func:`riskcalc.fhir._source.read_bytes`).
     """
     summary = ChunkSummary(chunk.chunk_id, chunk.file_index)
     pieces = [Piece(chunk.chunk_id) for _ in range(n_partitions)]
     try:
-        data = _read_range(chunk, limits)
+        data = _read_range(chunk, limits, base)
     except InputError as exc:
         summary.failure = _failure(exc, None)
         return summary, pieces
@@ -680,6 +685,7 @@ def json_files_histories(
     today: dt.date,
     limits: Limits = DEFAULT_LIMITS,
     single: bool = False,
+    base: str | None = None,
 ) -> list[tuple[str, Result]]:
     """(unit label, history or failure) of JSON file units, in the reader's order.
 
@@ -693,7 +699,7 @@ def json_files_histories(
 
     out: list[tuple[str, Result]] = []
     for paths in units:
-        for unit in read_joined(paths, limits):
+        for unit in read_joined(paths, limits, base=base):
             if single and isinstance(unit, InputError):
                 raise unit
             out.extend((unit_label(unit), r) for r in unit_results(unit, limits, today))
@@ -701,12 +707,18 @@ def json_files_histories(
 
 
 def pool_histories(
-    plan: FolderPlan, failed: Iterable[int], *, today: dt.date, limits: Limits = DEFAULT_LIMITS
+    plan: FolderPlan,
+    failed: Iterable[int],
+    *,
+    today: dt.date,
+    limits: Limits = DEFAULT_LIMITS,
+    base: str | None = None,
 ) -> list[Result]:
     """The pool read in one piece, exactly as the reader does.
 
     For pools flagged exceptional, and pools without a Patient (the reader's ``input.no_patient``
-    record needs the whole pool, and such a pool holds no cohort to spread).
+    record needs the whole pool, and such a pool holds no cohort to spread). ``base`` as
+    :func:`partition_chunk` takes it.
     """
     from riskcalc.fhir import _grouped_histories, no_patient_failure
 
@@ -718,7 +730,7 @@ def pool_histories(
         p = Path(path)
         name = p.name.lower()
         is_log = name.startswith("log.ndjson") if plan.single_file else name.startswith("log.")
-        parse_ndjson(read_bytes(p, limits), path, limits, pool, is_log=is_log)
+        parse_ndjson(read_bytes(p, limits, base=base), path, limits, pool, is_log=is_log)
     grouping = group(pool)
     failure = no_patient_failure(pool, grouping)
     if failure is not None:

@@ -39,19 +39,22 @@ class FileIndex:
     refers_to: frozenset[str]
 
 
-def index_file(path: str, limits: Limits) -> FileIndex | None:
+def index_file(path: str, limits: Limits, *, base: str | None = None) -> FileIndex | None:
     """The patients of one JSON file; None for a file that cannot be read (the read proper
-    reports it, in its place)."""
+    reports it, in its place). ``base``: the folder a relative path is relative to
+    (:func:`riskcalc.fhir._source.read_bytes`)."""
     try:
-        grouping = group(json_file_unit(path, limits))
+        grouping = group(json_file_unit(path, limits, base=base))
     except InputError:
         return None
     return FileIndex(path, frozenset(grouping.patients), frozenset(grouping.elsewhere))
 
 
-def index_files(paths: Iterable[str], limits: Limits) -> list[FileIndex]:
+def index_files(
+    paths: Iterable[str], limits: Limits, *, base: str | None = None
+) -> list[FileIndex]:
     """:func:`index_file` of each path, the unreadable left out."""
-    return [i for i in (index_file(p, limits) for p in paths) if i is not None]
+    return [i for i in (index_file(p, limits, base=base) for p in paths) if i is not None]
 
 
 def joined_files(indexes: Sequence[FileIndex]) -> list[tuple[str, ...]]:

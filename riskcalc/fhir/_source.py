@@ -116,21 +116,26 @@ def _kind(path: Path) -> str | None:
     return None
 
 
-def read_bytes(path: Path, limits: Limits) -> bytes:
-    """Read (and decompress) a file, refusing more than ``limits.max_bytes``."""
+def read_bytes(path: Path, limits: Limits, *, base: str | None = None) -> bytes:
+    """Read (and decompress) a file, refusing more than ``limits.max_bytes``.
+
+    ``base``: the folder a relative ``path`` is relative to, if not this process's working
+    directory (a Dask worker's is its own); messages name ``path`` as given either way.
+    """
     name = path.name.lower()
     cap = limits.max_bytes
+    at = path if base is None else Path(base, path)
     if name.endswith(_COMPRESSED):
         opener = gzip.open if name.endswith(".gz") else bz2.open
-        return _inflated(lambda: opener(path, "rb"), str(path), cap)
+        return _inflated(lambda: opener(at, "rb"), str(path), cap)
     try:
-        if path.stat().st_size > cap:
+        if at.stat().st_size > cap:
             raise InputError(
                 "input.too_large",
-                f"{path} is {path.stat().st_size} bytes; the limit is {cap}",
+                f"{path} is {at.stat().st_size} bytes; the limit is {cap}",
                 location=str(path),
             )
-        return path.read_bytes()
+        return at.read_bytes()
     except OSError as exc:
         raise InputError(
             "input.not_found", f"cannot read {path}: {exc}", location=str(path)
@@ -660,27 +665,30 @@ def _iter_folder(folder: Path, limits: Limits, join: Join | None) -> Iterator[Un
         yield pool
 
 
-def read_joined(paths: Sequence[str], limits: Limits) -> Iterator[Unit | InputError]:
+def read_joined(
+    paths: Sequence[str], limits: Limits, *, base: str | None = None
+) -> Iterator[Unit | InputError]:
     """The JSON files ``paths`` as one unit: their documents together, each with its own
     label, so that one patient's record split over them is grouped (and de-duplicated) as one.
 
     A file that cannot be read is yielded as its :class:`InputError`, first; the unit of the
-    rest follows (labelled by its first file and the count of the others).
+    rest follows (labelled by its first file and the count of the others). ``base`` as
+    :func:`read_bytes` takes it.
     """
     units: list[Unit] = []
     for path in paths:
         try:
-            units.append(json_file_unit(path, limits))
+            units.append(json_file_unit(path, limits, base=base))
         except InputError as exc:
             yield exc
     if units:
         yield join_units(units)
 
 
-def json_file_unit(path: str, limits: Limits) -> Unit:
+def json_file_unit(path: str, limits: Limits, *, base: str | None = None) -> Unit:
     """One JSON file of a folder as its own unit; raises :class:`InputError` if it cannot be
-    read."""
-    return _unit_from_bytes(read_bytes(Path(path), limits), path, limits, "json")
+    read. ``base`` as :func:`read_bytes` takes it."""
+    return _unit_from_bytes(read_bytes(Path(path), limits, base=base), path, limits, "json")
 
 
 def join_units(units: Sequence[Unit]) -> Unit:

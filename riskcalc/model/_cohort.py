@@ -51,6 +51,20 @@ class LabelledCohort:
         """Labels and IPC weights at a horizon."""
         return ipcw_labels(self.time_days, self.status, horizon_months=horizon_months)
 
+    def eligibility(self) -> str:
+        """The eligible rows and patients, and the exclusions by reason, in words (for messages).
+
+        >>> LabelledCohort(pd.DataFrame(), np.empty(0), np.empty(0, np.int64),
+        ...     np.empty(0, np.str_), (), {"no_at_risk_start": 12}).eligibility()
+        '0 eligible patient-index-date rows of 0 patients (excluded: no_at_risk_start 12)'
+        """
+        patients = len(set(self.patient_ids.tolist()))
+        excluded = ", ".join(f"{k} {v}" for k, v in sorted(self.excluded.items())) or "none"
+        return (
+            f"{len(self)} eligible patient-index-date rows of {patients} patients "
+            f"(excluded: {excluded})"
+        )
+
     def subset(self, rows: npt.NDArray[np.intp]) -> LabelledCohort:
         """The rows given (positions)."""
         return LabelledCohort(

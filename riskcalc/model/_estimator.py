@@ -45,7 +45,50 @@ INTERVAL_METHOD = (
 #: Fewest known events for isotonic calibration; below it, sigmoid: isotonic over-fits small data
 #: and, on the default cohort (~1000 events), left a calibration slope of 1.25.
 MIN_EVENTS_ISOTONIC = 5000
+#: Fewest known events, and known non-events, at a horizon to train, recalibrate, or estimate
+#: confidence intervals and the flexible calibration curve: two per cross-fitting fold, so that
+#: every stratified fold holds both classes.
+MIN_EVENTS_PER_CLASS = 2 * N_FOLDS
 _EPS = 1e-6
+
+
+def known_outcomes(label: npt.NDArray[np.int8], weight: npt.NDArray[np.float64]) -> tuple[int, int]:
+    """Events and non-events among the rows whose status at the horizon is known (weight > 0)."""
+    keep = np.asarray(weight) > 0
+    events = int(np.asarray(label)[keep].sum())
+    return events, int(keep.sum()) - events
+
+
+def require_outcomes(
+    label: npt.NDArray[np.int8],
+    weight: npt.NDArray[np.float64],
+    *,
+    purpose: str,
+    minimum: int = MIN_EVENTS_PER_CLASS,
+    code: str = "model.training_failed",
+    context: str | None = None,
+) -> None:
+    """Raise unless at least ``minimum`` known events and ``minimum`` known non-events are present.
+
+    The one check behind training, recalibration and evaluation (each with its ``minimum`` and
+    ``code``). The message says what was found and what is needed; ``context`` describes the
+    rows (:meth:`LabelledCohort.eligibility`), else their number is given.
+
+    Raises
+    ------
+    ModelError
+        ``code`` (default ``model.training_failed``).
+    """
+    events, non_events = known_outcomes(label, weight)
+    if events >= minimum and non_events >= minimum:
+        return
+    rows = context or f"{len(label)} rows"
+    raise ModelError(
+        code,
+        f"too few known outcomes to {purpose}: {events} event(s) and {non_events} non-event(s) "
+        f"with known status at the horizon, in {rows}; at least {minimum} of each is needed. "
+        "Use a larger cohort, a longer follow-up or another horizon",
+    )
 
 
 def min_samples_leaf(n_rows: int | None) -> int:
@@ -96,6 +139,8 @@ def fit_calibrated(
     seed: int,
     groups: npt.NDArray[np.str_] | None = None,
     method: str | None = None,
+    purpose: str = "train",
+    context: str | None = None,
 ) -> CalibratedClassifierCV:
     """Fit one horizon's calibrated classifier on the rows with positive weight.
 
@@ -111,19 +156,23 @@ def fit_calibrated(
         Patient ids, when a patient has several index dates (folds then split by patient).
     method
         "isotonic" or "sigmoid"; default by the number of known events.
+    purpose, context
+        What the fit is for and on what rows, in words, for the error message
+        (``"train at 24 months"``; see :func:`require_outcomes`).
+
+    Raises
+    ------
+    ModelError
+        ``model.training_failed`` with fewer than :data:`MIN_EVENTS_PER_CLASS` known events or
+        known non-events (:func:`require_outcomes`).
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
+    require_outcomes(label, weight, purpose=purpose, context=context)
     keep = weight > 0
     x, y, w = features.loc[keep], np.asarray(label)[keep], np.asarray(weight)[keep]
     events = int(y.sum())
-    if events < 2 * N_FOLDS or int((y == 0).sum()) < 2 * N_FOLDS:
-        raise ModelError(
-            "model.training_failed",
-            f"too few known outcomes to train: {events} events and {int((y == 0).sum())} "
-            f"non-events with known status (need at least {2 * N_FOLDS} of each)",
-        )
     chosen = method or ("isotonic" if events >= MIN_EVENTS_ISOTONIC else "sigmoid")
     if groups is not None:
         splits = list(GroupKFold(n_splits=N_FOLDS).split(x, y, np.asarray(groups)[keep]))
@@ -153,11 +202,17 @@ def recalibrate(
     weight: npt.NDArray[np.float64],
     *,
     method: str = "sigmoid",
+    purpose: str = "recalibrate",
 ) -> CalibratedClassifierCV:
-    """Recalibrate a fitted model on a local cohort (``FrozenEstimator``: the model is not refit)."""
+    """Recalibrate a fitted model on a local cohort (``FrozenEstimator``: the model is not refit).
+
+    The calibrator is cross-fitted over 5 stratified folds, so the cohort needs the same known
+    events and non-events as training (:func:`require_outcomes`, ``model.training_failed``).
+    """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
 
+    require_outcomes(label, weight, purpose=purpose)
     keep = weight > 0
     new = CalibratedClassifierCV(FrozenEstimator(model), method=method)
     with warnings.catch_warnings():

@@ -7,6 +7,7 @@ files drawn with matplotlib's Agg backend; the numbers go to ``metrics.json``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ import numpy.typing as npt
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
 from riskcalc.model import _metrics as m
 from riskcalc.model._cohort import LabelledCohort
-from riskcalc.model._estimator import coverage
+from riskcalc.model._estimator import MIN_EVENTS_PER_CLASS, coverage, require_outcomes
+from riskcalc.model._labels import HorizonLabels
 from riskcalc.model._risk_model import RiskModel
 
 Array = npt.NDArray[np.float64]
@@ -28,7 +30,15 @@ AGE_BANDS: tuple[tuple[str, float, float], ...] = (
     ("65-74", 65.0, 75.0),
     (">=75", 75.0, 200.0),
 )
-CURVE_GRID = np.linspace(0.005, 0.5, 60)
+#: Fewest known events, and non-events, at the evaluated horizon for any evaluation: with no
+#: event or no non-event discrimination is undefined (``model.evaluation_failed``).
+MIN_EVENTS_TO_EVALUATE = 1
+#: Fewest known events, and non-events, for confidence intervals, the flexible calibration curve
+#: and the ICI (the training minimum): below it a percentile bootstrap collapses (with one event
+#: QA got AUROC 1.000 [1.000, 1.000]) and a 5-knot spline has more parameters than events; they
+#: are then NaN (None in JSON) with an ``evaluation.few_events`` warning.
+MIN_EVENTS_FOR_INTERVALS = MIN_EVENTS_PER_CLASS
+_NAN_CI = [float("nan"), float("nan")]
 
 
 @dataclass(frozen=True)
@@ -44,19 +54,110 @@ class EvaluationReport:
         return json.dumps(clean_json(self.metrics), indent=2, allow_nan=False)
 
 
-def _ci(values: tuple[float, float]) -> list[float]:
-    return [values[0], values[1]]
+@dataclass(frozen=True)
+class _Sample:
+    """The rows with known status at one horizon: label, prediction, IPC weight, patient code."""
+
+    y: Array
+    p: Array
+    w: Array
+    groups: npt.NDArray[np.intp] | None
+
+    @classmethod
+    def of(cls, cohort: LabelledCohort, labels: HorizonLabels, probability: Array) -> _Sample:
+        known = labels.known
+        # several index dates per patient: bootstrap whole patients (cluster bootstrap)
+        codes = np.unique(cohort.patient_ids[known], return_inverse=True)[1]
+        n = int(known.sum())
+        return cls(
+            y=labels.label[known].astype(np.float64),
+            p=probability[known],
+            w=labels.weight[known],
+            groups=codes if len(np.unique(codes)) < n else None,
+        )
+
+    @property
+    def events(self) -> int:
+        return int(self.y.sum())
+
+    @property
+    def non_events(self) -> int:
+        return len(self.y) - self.events
+
+    def has(self, minimum: int) -> bool:
+        """At least ``minimum`` events and ``minimum`` non-events."""
+        return self.events >= minimum and self.non_events >= minimum
+
+    def ci(
+        self, stat: Callable[[npt.NDArray[np.intp]], float], n_boot: int, seed: int
+    ) -> list[float]:
+        """Cluster-bootstrap 95 % CI of ``stat(rows)``; NaN below the minimum of events."""
+        if not self.has(MIN_EVENTS_FOR_INTERVALS):
+            return list(_NAN_CI)
+        low, high = m.bootstrap_ci(stat, len(self.y), reps=n_boot, seed=seed, groups=self.groups)
+        return [low, high]
 
 
-def _calibration(y: Array, p: Array, w: Array) -> dict[str, float]:
-    return {
-        "calibration_intercept": m.calibration_intercept(y, p, w),
-        "calibration_intercept_logit": m.calibration_intercept_logit(y, p, w),
-        "calibration_slope": m.calibration_slope(y, p, w),
-        "ici": m.ici(y, p, w),
-        "mean_predicted": float(np.average(p, weights=w)),
-        "observed": float(np.average(y, weights=w)),
-    }
+def _few_events(horizon: int, sample: _Sample) -> dict[str, str] | None:
+    """The ``evaluation.few_events`` warning for a horizon, or None when it has enough events."""
+    from riskcalc.errors import Issue
+
+    if sample.has(MIN_EVENTS_FOR_INTERVALS):
+        return None
+    counts = (
+        f"{sample.events} event(s) and {sample.non_events} non-event(s) with known status at "
+        f"{horizon} months"
+    )
+    if not sample.has(MIN_EVENTS_TO_EVALUATE):
+        what = "no performance measure is estimated at this horizon"
+    else:
+        what = (
+            f"fewer than {MIN_EVENTS_FOR_INTERVALS} of each, so the 95 % CIs, the flexible "
+            "calibration curve and the ICI are not estimated (None) and the point estimates "
+            "are unreliable"
+        )
+    issue = Issue(
+        code="evaluation.few_events", message=f"{counts}: {what}", source=f"{horizon} months"
+    )
+    return issue.model_dump(mode="json")
+
+
+def _performance(sample: _Sample, n_boot: int, seed: int) -> dict[str, Any]:
+    """Discrimination, overall performance and calibration with their CIs at one horizon.
+
+    Observed and mean predicted risk, Brier score and calibration-in-the-large need known rows
+    only; AUROC, the logit intercept and the slope are NaN without an event or a non-event; the
+    CIs and the ICI are NaN below :data:`MIN_EVENTS_FOR_INTERVALS`.
+    """
+    y, p, w = sample.y, sample.p, sample.w
+    out: dict[str, Any] = {"n_known_status": len(y), "events": sample.events}
+    nan = float("nan")
+    if len(y) and w.sum() > 0:
+        out["observed_risk_ipcw"] = float(np.average(y, weights=w))
+        out["mean_predicted"] = float(np.average(p, weights=w))
+        out["observed"] = out["observed_risk_ipcw"]
+        out["brier"] = m.brier(y, p, w)
+        out["calibration_intercept"] = m.calibration_intercept(y, p, w)
+    if not sample.has(MIN_EVENTS_TO_EVALUATE):
+        keys = ("auroc", "calibration_intercept_logit", "calibration_slope", "ici")
+        return {
+            **out,
+            **dict.fromkeys(keys, nan),
+            "auroc_ci": list(_NAN_CI),
+            "calibration_slope_ci": list(_NAN_CI),
+        }
+    enough = sample.has(MIN_EVENTS_FOR_INTERVALS)
+    out.update(
+        auroc=m.auroc(y, p, w),
+        auroc_ci=sample.ci(lambda r: m.auroc(y[r], p[r], w[r]), n_boot, seed),
+        calibration_intercept_logit=m.calibration_intercept_logit(y, p, w),
+        calibration_slope=m.calibration_slope(y, p, w),
+        calibration_slope_ci=sample.ci(
+            lambda r: m.calibration_slope(y[r], p[r], w[r]), n_boot, seed
+        ),
+        ici=m.ici(y, p, w) if enough else nan,
+    )
+    return out
 
 
 def _subgroup(y: Array, p: Array, w: Array, mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
@@ -86,7 +187,7 @@ def evaluate(
     n_boot: int = 200,
     seed: int = 0,
 ) -> EvaluationReport:
-    """Evaluate ``model`` on a labelled cohort at one horizon.
+    """Evaluate ``model`` on a labelled cohort: in full at one horizon, and at every horizon.
 
     Parameters
     ----------
@@ -95,7 +196,7 @@ def evaluate(
     cohort
         Labelled cohort (:func:`riskcalc.model.prepare_cohort` or :func:`read_cohort`).
     horizon_months
-        Default: the model's default horizon.
+        The horizon of the full report. Default: the model's default horizon.
     out_dir
         If given, ``metrics.json`` and ``figures/*.png`` are written there.
     n_boot
@@ -106,22 +207,33 @@ def evaluate(
     Returns
     -------
     EvaluationReport
-        ``metrics`` holds at least n, events, auroc (+ CI), brier, calibration_intercept,
-        calibration_slope, ici, net benefit, subgroups and the comparisons.
+        ``metrics`` holds n, events, auroc (+ CI), brier, calibration_intercept,
+        calibration_slope (+ CI), ici, the calibration curve, net benefit, subgroups and the
+        comparisons at ``horizon_months``; ``by_horizon`` the discrimination and calibration
+        (with CIs) at each of the model's horizons; ``warnings`` the inputs outside the training
+        ranges and the horizons with too few events (``evaluation.few_events``).
+
+    Raises
+    ------
+    ModelError
+        ``model.evaluation_failed`` when the cohort has no event or no non-event with known
+        status at ``horizon_months`` (:data:`MIN_EVENTS_TO_EVALUATE`); fewer than
+        :data:`MIN_EVENTS_FOR_INTERVALS` give a report without CIs, curve and ICI, and a warning.
     """
     horizon = model._horizon(horizon_months)
     labels = cohort.labels(horizon)
+    require_outcomes(
+        labels.label,
+        labels.weight,
+        purpose=f"evaluate the model at {horizon} months",
+        minimum=MIN_EVENTS_TO_EVALUATE,
+        code="model.evaluation_failed",
+        context=cohort.eligibility(),
+    )
     known = labels.known
     pred = model.predict(cohort.features, horizon_months=horizon)
-    y = labels.label[known].astype(np.float64)
-    w = labels.weight[known]
-    p = pred.probability[known]
-    n = len(y)
-    rows_all = np.arange(n)
-    # several index dates per patient: bootstrap whole patients (cluster bootstrap)
-    ids = cohort.patient_ids[known]
-    codes = np.unique(ids, return_inverse=True)[1]
-    groups = codes if len(np.unique(codes)) < n else None
+    sample = _Sample.of(cohort, labels, pred.probability)
+    y, p, w = sample.y, sample.p, sample.w
 
     metrics: dict[str, Any] = {
         "model_id": model.info.model_id,
@@ -131,30 +243,12 @@ def evaluate(
         "research_use_statement": RESEARCH_USE_STATEMENT,
         "horizon_months": horizon,
         "n": len(cohort),
-        "n_known_status": n,
-        "events": int(y.sum()),
         "excluded": dict(cohort.excluded),
         "censoring": "IPCW (Kaplan-Meier of censoring from the index date); other-cause death "
         "is a competing event, counted as a known non-event",
-        "observed_risk_ipcw": float(np.average(y, weights=w)),
+        "minimum_events_for_intervals": MIN_EVENTS_FOR_INTERVALS,
     }
-    metrics["auroc"] = m.auroc(y, p, w)
-    metrics["auroc_ci"] = _ci(
-        m.bootstrap_ci(
-            lambda r: m.auroc(y[r], p[r], w[r]), n, reps=n_boot, seed=seed, groups=groups
-        )
-    )
-    metrics["brier"] = m.brier(y, p, w)
-    metrics.update(_calibration(y, p, w))
-    metrics["calibration_slope_ci"] = _ci(
-        m.bootstrap_ci(
-            lambda r: m.calibration_slope(y[r], p[r], w[r]),
-            n,
-            reps=n_boot,
-            seed=seed,
-            groups=groups,
-        )
-    )
+    metrics.update(_performance(sample, n_boot, seed))
     metrics["calibration_intercept_definition"] = (
         "mean predicted minus IPCW observed risk, probability scale (positive = over-estimation); "
         "calibration_intercept_logit is the logistic offset-model intercept"
@@ -167,9 +261,9 @@ def evaluate(
     }
     metrics["subgroups"] = _subgroups(cohort, known, y, p, w)
     metrics["extrapolation"], metrics["warnings"] = _extrapolation(model, cohort)
-    metrics["comparisons"] = _comparisons(
-        model, cohort, known, y, p, w, n_boot, seed, horizon, groups
-    )
+    metrics["by_horizon"], few = _by_horizon(model, cohort, horizon, sample, metrics, n_boot, seed)
+    metrics["warnings"] += few
+    metrics["comparisons"] = _comparisons(model, cohort, known, sample, n_boot, seed, horizon)
     metrics["interval"] = {
         "level": pred.level,
         "method": pred.method,
@@ -183,8 +277,7 @@ def evaluate(
         metrics["mean_abs_error_vs_true_risk"] = (
             float(np.mean(np.abs(pred.probability[ok] - truth[ok]))) if ok.any() else float("nan")
         )
-    curve = _curve_with_ci(y, p, w, rows_all, n_boot, seed)
-    metrics["calibration_curve"] = curve
+    metrics["calibration_curve"] = _curve_with_ci(sample, n_boot, seed)
     figures: dict[str, Path] = {}
     if out_dir is not None:
         from riskcalc.model._figures import write_figures
@@ -199,23 +292,81 @@ def evaluate(
     return EvaluationReport(metrics=metrics, figures=figures)
 
 
-def _curve_with_ci(
-    y: Array, p: Array, w: Array, rows: npt.NDArray[np.intp], n_boot: int, seed: int
-) -> dict[str, list[float]]:
-    grid = CURVE_GRID[max(float(np.quantile(p, 0.995)), 0.02) >= CURVE_GRID]
+_HORIZON_KEYS = (
+    "n_known_status",
+    "events",
+    "observed_risk_ipcw",
+    "mean_predicted",
+    "auroc",
+    "auroc_ci",
+    "brier",
+    "calibration_intercept",
+    "calibration_intercept_logit",
+    "calibration_slope",
+    "calibration_slope_ci",
+    "ici",
+)
+
+
+def _by_horizon(
+    model: RiskModel,
+    cohort: LabelledCohort,
+    horizon: int,
+    sample: _Sample,
+    metrics: dict[str, Any],
+    n_boot: int,
+    seed: int,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
+    """Discrimination and calibration with CIs at each of the model's horizons (TRIPOD+AI 23a),
+    and an ``evaluation.few_events`` warning for each horizon with too few events.
+
+    The horizon of the full report (``sample``, ``metrics``) repeats its numbers.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    warnings: list[dict[str, str]] = []
+    for h in model.horizons_months:
+        if h == horizon:
+            hs, perf = sample, metrics
+        else:
+            prob = model.predict(cohort.features, horizon_months=h).probability
+            hs = _Sample.of(cohort, cohort.labels(h), prob)
+            perf = _performance(hs, n_boot, seed)
+        out[str(h)] = {k: perf.get(k, float("nan")) for k in _HORIZON_KEYS}
+        if (warning := _few_events(h, hs)) is not None:
+            warnings.append(warning)
+    return out, warnings
+
+
+def _curve_with_ci(sample: _Sample, n_boot: int, seed: int) -> dict[str, Any]:
+    """The flexible calibration curve over the range of the predictions, with a 95 % band
+    (cluster bootstrap); empty below :data:`MIN_EVENTS_FOR_INTERVALS` events."""
+    y, p, w = sample.y, sample.p, sample.w
+    if not sample.has(MIN_EVENTS_FOR_INTERVALS):
+        return {
+            "predicted": [],
+            "observed": [],
+            "observed_low": [],
+            "observed_high": [],
+            "note": f"not estimated: fewer than {MIN_EVENTS_FOR_INTERVALS} events or non-events "
+            "with known status",
+        }
+    grid = m.curve_grid(p)
     est = m.calibration_curve_fn(y, p, w)(grid)
-    rng = np.random.default_rng(seed + 1)
-    boots = []
-    for _ in range(min(n_boot, 100)):
-        r = rng.integers(0, len(rows), len(rows))
-        if 0 < y[r].sum() < len(r):
-            boots.append(m.calibration_curve_fn(y[r], p[r], w[r])(grid))
-    arr = np.asarray(boots)
+    boots = [
+        m.calibration_curve_fn(y[r], p[r], w[r])(grid)
+        for r in m.bootstrap_rows(
+            len(y), reps=min(n_boot, 100), seed=seed + 1, groups=sample.groups
+        )
+        if 0 < y[r].sum() < len(r)
+    ]
+    arr = np.asarray(boots) if boots else np.full((1, len(grid)), np.nan)
     return {
         "predicted": grid.tolist(),
         "observed": est.tolist(),
         "observed_low": np.quantile(arr, 0.025, axis=0).tolist(),
         "observed_high": np.quantile(arr, 0.975, axis=0).tolist(),
+        "range": "1st to 99th percentile of the predictions, 50 points evenly spaced on the "
+        "logit scale",
     }
 
 
@@ -273,44 +424,32 @@ def _comparisons(
     model: RiskModel,
     cohort: LabelledCohort,
     known: npt.NDArray[np.bool_],
-    y: Array,
-    p: Array,
-    w: Array,
+    sample: _Sample,
     n_boot: int,
     seed: int,
     horizon: int,
-    groups: npt.NDArray[np.intp] | None = None,
 ) -> dict[str, Any]:
-    n = len(y)
+    y, p, w = sample.y, sample.p, sample.w
     out: dict[str, Any] = {}
     score = cohort.features["awakening_score"].to_numpy(dtype=np.float64)[known]
     out["awakening_score_alone"] = {
         "auroc": m.auroc(y, score, w),
-        "auroc_ci": _ci(
-            m.bootstrap_ci(
-                lambda r: m.auroc(y[r], score[r], w[r]), n, reps=n_boot, seed=seed, groups=groups
-            )
-        ),
+        "auroc_ci": sample.ci(lambda r: m.auroc(y[r], score[r], w[r]), n_boot, seed),
         "note": "ranking by the raw mechanistic score, no calibration",
     }
     if model.has_comparison and horizon == model.default_horizon_months:
         q = model.predict_comparison(cohort.features)[known]
         diff = m.auroc(y, p, w) - m.auroc(y, q, w)
         out["without_infection_features"] = {
+            "horizon_months": horizon,
             "auroc": m.auroc(y, q, w),
             "brier": m.brier(y, q, w),
             "auroc_difference": diff,
-            "auroc_difference_ci": _ci(
-                m.bootstrap_ci(
-                    lambda r: m.auroc(y[r], p[r], w[r]) - m.auroc(y[r], q[r], w[r]),
-                    n,
-                    reps=n_boot,
-                    seed=seed,
-                    groups=groups,
-                )
+            "auroc_difference_ci": sample.ci(
+                lambda r: m.auroc(y[r], p[r], w[r]) - m.auroc(y[r], q[r], w[r]), n_boot, seed
             ),
             "note": "same estimator retrained without infection, blockade and awakening features; "
             "paired bootstrap of the AUROC difference (patients resampled when a patient has "
-            "several index dates)",
+            "several index dates); at the default horizon only",
         }
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,63 @@ def _footer(fig: Any, metrics: dict[str, Any]) -> None:
         "months | trained on simulated data | research use only",
         fontsize=6,
         color="0.4",
+        va="bottom",
     )
+
+
+def _save(fig: Any, metrics: dict[str, Any], path: Path) -> None:
+    """Lay the axes out above a strip kept for the footer (so that the x-axis label does not
+    run into it and no label is cut off), write the PNG and close the figure."""
+    _footer(fig, metrics)
+    fig.tight_layout(rect=(0.0, 0.035, 1.0, 1.0))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _calibration_figure(path: Path, metrics: dict[str, Any]) -> None:
+    """The flexible calibration curve with its band, drawn over the range of the predictions
+    it was estimated on (the curve's grid); a note instead when it was not estimated."""
+    curve = metrics["calibration_curve"]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.set_xlabel("Predicted risk")
+    ax.set_ylabel("Observed risk (IPCW)")
+    if not curve["predicted"]:
+        ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="ideal")
+        events = metrics["events"]
+        non_events = metrics["n_known_status"] - events
+        note = (
+            f"Calibration curve not estimated: {events} events and {non_events} non-events "
+            f"with known status; at least {metrics['minimum_events_for_intervals']} of each "
+            "are needed"
+        )
+        ax.text(
+            0.5,
+            0.5,
+            textwrap.fill(note, 36),
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=9,
+            bbox={"facecolor": "white", "edgecolor": "0.7"},
+        )
+        ax.set_title("Calibration")
+        _save(fig, metrics, path)
+        return
+    x = np.asarray(curve["predicted"])
+    low, high = float(x[0]), float(x[-1])
+    pad = max((high - low) * 0.05, 1e-4)
+    ideal = np.array([max(low - pad, 0.0), high + pad])
+    ax.plot(ideal, ideal, color="0.6", lw=1, ls="--", label="ideal")
+    ax.fill_between(x, curve["observed_low"], curve["observed_high"], alpha=0.25, label="95% CI")
+    ax.plot(x, curve["observed"], lw=2, label="flexible calibration (spline)")
+    ax.set_xlim(*ideal)
+    band = np.concatenate([curve["observed_high"], curve["observed"], ideal])
+    band = band[np.isfinite(band)]
+    ax.set_ylim(0.0, float(band.max()) * 1.05)
+    ax.set_title(f"Calibration: slope {metrics['calibration_slope']:.2f}, ICI {metrics['ici']:.3f}")
+    ax.set_xlabel("Predicted risk (1st to 99th percentile of the predictions)")
+    ax.legend(loc="upper left", fontsize=8)
+    _save(fig, metrics, path)
 
 
 def write_figures(
@@ -37,25 +94,7 @@ def write_figures(
         "roc": folder / "roc.png",
         "decision_curve": folder / "decision_curve.png",
     }
-    curve = metrics["calibration_curve"]
-    fig, ax = plt.subplots(figsize=(5, 5))
-    top = max(curve["predicted"][-1], 0.05)
-    ax.plot([0, top], [0, top], color="0.6", lw=1, ls="--", label="ideal")
-    ax.fill_between(
-        curve["predicted"],
-        curve["observed_low"],
-        curve["observed_high"],
-        alpha=0.25,
-        label="95% CI",
-    )
-    ax.plot(curve["predicted"], curve["observed"], lw=2, label="flexible calibration (spline)")
-    ax.set_xlabel("Predicted risk")
-    ax.set_ylabel("Observed risk (IPCW)")
-    ax.set_title(f"Calibration: slope {metrics['calibration_slope']:.2f}, ICI {metrics['ici']:.3f}")
-    ax.legend(loc="upper left", fontsize=8)
-    _footer(fig, metrics)
-    fig.savefig(paths["calibration"], dpi=100)
-    plt.close(fig)
+    _calibration_figure(paths["calibration"], metrics)
 
     fig, ax = plt.subplots(figsize=(5, 5))
     fpr, tpr, _ = roc_curve(y, p, sample_weight=w)
@@ -65,9 +104,7 @@ def write_figures(
     ax.set_ylabel("Sensitivity")
     ax.set_title("ROC (IPCW)")
     ax.legend(loc="lower right", fontsize=8)
-    _footer(fig, metrics)
-    fig.savefig(paths["roc"], dpi=100)
-    plt.close(fig)
+    _save(fig, metrics, paths["roc"])
 
     dca = metrics["decision_curve"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -80,7 +117,5 @@ def write_figures(
     ax.set_ylabel("Net benefit")
     ax.set_title("Decision curve")
     ax.legend(fontsize=8)
-    _footer(fig, metrics)
-    fig.savefig(paths["decision_curve"], dpi=100)
-    plt.close(fig)
+    _save(fig, metrics, paths["decision_curve"])
     return paths

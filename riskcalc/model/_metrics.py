@@ -19,7 +19,7 @@ Definitions (Van Calster et al. 2016, J Clin Epidemiol 74:167; Austin & Steyerbe
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -98,6 +98,21 @@ def calibration_curve_fn(y: Array, p: Array, w: Array) -> Callable[[Array], Arra
     return curve
 
 
+def curve_grid(
+    p: Array, *, points: int = 50, range_quantiles: tuple[float, float] = (0.01, 0.99)
+) -> Array:
+    """Where to draw the calibration curve: inside the range of the predictions only.
+
+    ``points`` values evenly spaced on the logit scale (denser where the risks are small)
+    between the ``range_quantiles`` (1st and 99th percentiles) of the predictions: beyond them the
+    spline only extrapolates a handful of rows. One point when the predictions are all equal.
+    """
+    low, high = (float(q) for q in np.quantile(np.clip(p, _EPS, 1 - _EPS), range_quantiles))
+    if high - low < 1e-12:
+        return np.array([low])
+    return np.asarray(expit(np.linspace(logit(low), logit(high), points)), dtype=np.float64)
+
+
 def ici(y: Array, p: Array, w: Array) -> float:
     """Integrated calibration index: weighted mean ``|p - s(p)|``."""
     curve = calibration_curve_fn(y, p, w)
@@ -122,6 +137,29 @@ def net_benefit_all(y: Array, w: Array, thresholds: Array) -> Array:
     return np.asarray(prev - (1 - prev) * thresholds / (1 - thresholds), dtype=np.float64)
 
 
+def bootstrap_rows(
+    n: int, *, reps: int, seed: int, groups: npt.NDArray[np.intp] | None = None
+) -> Iterator[npt.NDArray[np.intp]]:
+    """``reps`` bootstrap resamples of ``n`` rows (row positions).
+
+    With ``groups`` (a cluster code per row, e.g. the patient when a patient has several index
+    dates), whole clusters are resampled (cluster bootstrap), so that what is computed from them
+    accounts for the correlation of a patient's rows.
+    """
+    rng = np.random.default_rng(seed)
+    if groups is not None:
+        order = np.argsort(groups, kind="stable")
+        codes, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    for _ in range(reps):
+        if groups is None:
+            yield rng.integers(0, n, n)
+        else:
+            drawn = rng.integers(0, len(codes), len(codes))
+            sizes = counts[drawn]
+            offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            yield order[np.repeat(starts[drawn], sizes) + offsets]
+
+
 def bootstrap_ci(
     stat: Callable[[npt.NDArray[np.intp]], float],
     n: int,
@@ -131,25 +169,12 @@ def bootstrap_ci(
     level: float = 0.95,
     groups: npt.NDArray[np.intp] | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``stat(rows)`` over row resamples.
-
-    With ``groups`` (a cluster code per row, e.g. the patient when a patient has several index
-    dates), whole clusters are resampled (cluster bootstrap), so that the interval accounts for
-    the correlation of a patient's rows.
+    """Percentile bootstrap interval of ``stat(rows)`` over row resamples (:func:`bootstrap_rows`;
+    with ``groups``, a cluster bootstrap). Resamples where ``stat`` is undefined (one class only)
+    are skipped; NaN when none is left.
     """
-    rng = np.random.default_rng(seed)
     values = []
-    if groups is not None:
-        order = np.argsort(groups, kind="stable")
-        codes, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
-    for _ in range(reps):
-        if groups is None:
-            rows = rng.integers(0, n, n)
-        else:
-            drawn = rng.integers(0, len(codes), len(codes))
-            sizes = counts[drawn]
-            offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-            rows = order[np.repeat(starts[drawn], sizes) + offsets]
+    for rows in bootstrap_rows(n, reps=reps, seed=seed, groups=groups):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             try:

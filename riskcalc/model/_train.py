@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ import numpy as np
 from sklearn.model_selection import GroupShuffleSplit
 
 from riskcalc._meta import __version__
-from riskcalc.errors import ConfigError
+from riskcalc.errors import ConfigError, ModelError
 from riskcalc.model._artifact import clean_json, save_model
 from riskcalc.model._card import build_card, card_markdown, hti1_source_attributes
 from riskcalc.model._cohort import LabelledCohort
@@ -22,8 +23,9 @@ from riskcalc.model._estimator import (
     logit_spread,
     member_probabilities,
     recalibrate,
+    require_outcomes,
 )
-from riskcalc.model._evaluate import EvaluationReport, evaluate
+from riskcalc.model._evaluate import MIN_EVENTS_TO_EVALUATE, EvaluationReport, evaluate
 from riskcalc.model._labels import MIN_MONTHS_AFTER_AT_RISK_START
 from riskcalc.model._risk_model import COMPARISON_FEATURES, RiskModel, feature_ranges
 from riskcalc.report import ModelInfo
@@ -65,7 +67,23 @@ INDEX_DATE_POLICY = index_date_policy(1)
 def holdout_split(
     cohort: LabelledCohort, *, seed: int, test_fraction: float = 0.25
 ) -> tuple[LabelledCohort, LabelledCohort]:
-    """Patient-grouped split into (train, held-out test)."""
+    """Patient-grouped split into (train, held-out test).
+
+    ``riskcalc recalibrate`` splits its local cohort the same way with ``test_fraction=0.5``.
+
+    Raises
+    ------
+    ModelError
+        ``model.training_failed`` when the cohort has fewer than 2 eligible patients (nothing to
+        split); the message gives the exclusions by reason.
+    """
+    if len(set(cohort.patient_ids.tolist())) < 2:
+        raise ModelError(
+            "model.training_failed",
+            f"the cohort cannot be split into a fitting and a held-out part: "
+            f"{cohort.eligibility()}; at least 2 eligible patients are needed, and in practice "
+            "thousands. Use a larger cohort or a longer follow-up",
+        )
     split = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
     train_rows, test_rows = next(split.split(cohort.features, groups=cohort.patient_ids))
     return cohort.subset(train_rows), cohort.subset(test_rows)
@@ -102,14 +120,30 @@ def train_model(
             "config.invalid",
             f"default horizon {default_horizon_months} is not among the horizons {horizons}",
         )
+    _require_trainable(cohort, horizons)
     train, test = holdout_split(cohort, seed=seed, test_fraction=test_fraction)
+    test_labels = test.labels(default_horizon_months)
+    require_outcomes(
+        test_labels.label,
+        test_labels.weight,
+        purpose=f"evaluate the model on the held-out split at {default_horizon_months} months",
+        minimum=MIN_EVENTS_TO_EVALUATE,
+        context=f"the held-out {test_fraction:.0%} of the cohort ({len(test)} rows)",
+    )
     groups = train.patient_ids if len(set(train.patient_ids)) < len(train) else None
     models = {}
     scales: dict[int, float] = {}
     for h in horizons:
         labels = train.labels(h)
         models[h] = fit_calibrated(
-            train.features, labels.label, labels.weight, seed=seed, groups=groups
+            train.features,
+            labels.label,
+            labels.weight,
+            seed=seed,
+            groups=groups,
+            purpose=f"train at {h} months",
+            context=f"the training split ({1 - test_fraction:.0%} of the cohort, "
+            f"{len(train)} rows)",
         )
         if h in test.true_risk and np.isfinite(test.true_risk[h]).any():
             prob, sd = logit_spread(member_probabilities(models[h], test.features))
@@ -160,17 +194,45 @@ def train_model(
         comparison=comparison,
         training=training,
     )
-    report = evaluate(model, test, n_boot=n_boot, seed=seed)
-    model.card = build_card(
-        info=info.model_dump(mode="json"),
-        training=training,
-        metrics=report.metrics,
-        horizons_months=horizons,
-        default_horizon_months=default_horizon_months,
-    )
-    if out_dir is not None:
-        write_artifact(model, test, out_dir, n_boot=n_boot, seed=seed)
+    if out_dir is not None:  # one evaluation: the artifact's (with figures) is the report
+        _, report = _write_artifact(model, test, out_dir, n_boot=n_boot, seed=seed)
+    else:
+        report = evaluate(model, test, n_boot=n_boot, seed=seed)
+        model.card = build_card(
+            info=info.model_dump(mode="json"),
+            training=training,
+            metrics=report.metrics,
+            horizons_months=horizons,
+            default_horizon_months=default_horizon_months,
+        )
     return model, report
+
+
+def _require_trainable(cohort: LabelledCohort, horizons: tuple[int, ...]) -> None:
+    """Refuse, before any fitting, a cohort that lacks the known events and non-events training
+    needs at some horizon (:func:`require_outcomes`), naming the horizon and the exclusions."""
+    for h in horizons:
+        labels = cohort.labels(h)
+        require_outcomes(
+            labels.label,
+            labels.weight,
+            purpose=f"train at {h} months"
+            + (" (or leave it out of the horizons: --horizons)" if len(horizons) > 1 else ""),
+            context=cohort.eligibility(),
+        )
+
+
+def update_history(model: RiskModel) -> list[str]:
+    """The versions from the first trained model to ``model``: the history its card carries (a
+    card written before the history was kept gives its own version), then ``model``'s version
+    if not already last (HTI-1 ``update_history``)."""
+    card = model.card
+    history = [str(v) for v in card.get("update_history") or []]
+    if not history and "version" in card.get("model_details", {}):
+        history = [str(card["model_details"]["version"])]
+    if not history or history[-1] != model.info.version:
+        history.append(model.info.version)
+    return history
 
 
 def write_artifact(
@@ -181,8 +243,36 @@ def write_artifact(
     n_boot: int = 200,
     seed: int = 0,
     quality: dict[str, Any] | None = None,
+    evaluated_on: str | None = None,
 ) -> Path:
-    """Save the model with its evaluation report (metrics.json, figures), card and HTI-1 file."""
+    """Save the model with its evaluation report (metrics.json, figures), card and HTI-1 file.
+
+    ``test`` is what the card's metrics are computed on: for a trained model its held-out split,
+    for a recalibrated one (its ``training`` has ``recalibrated_on``) the local evaluation
+    cohort; ``evaluated_on`` says it in other words if neither fits.
+
+    Raises
+    ------
+    ModelError
+        ``model.evaluation_failed`` when ``test`` has no event or no non-event at the default
+        horizon (:func:`riskcalc.model.evaluate`); nothing is written then.
+    """
+    return _write_artifact(
+        model, test, out_dir, n_boot=n_boot, seed=seed, quality=quality, evaluated_on=evaluated_on
+    )[0]
+
+
+def _write_artifact(
+    model: RiskModel,
+    test: LabelledCohort,
+    out_dir: str | Path,
+    *,
+    n_boot: int,
+    seed: int,
+    quality: dict[str, Any] | None = None,
+    evaluated_on: str | None = None,
+) -> tuple[Path, EvaluationReport]:
+    """:func:`write_artifact`, and the evaluation report it wrote (figures in the artifact)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -194,6 +284,8 @@ def write_artifact(
             horizons_months=model.horizons_months,
             default_horizon_months=model.default_horizon_months,
             quality=quality,
+            evaluated_on=evaluated_on,
+            update_history=update_history(model),
         )
         model.card = card
 
@@ -218,7 +310,9 @@ def write_artifact(
                 json.dumps(clean_json(hti1_source_attributes(card)), indent=2) + "\n"
             ),
         }
-        return save_model(model, out_dir, extra_files=extra)
+        folder = save_model(model, out_dir, extra_files=extra)
+    figures = {name: folder / "figures" / path.name for name, path in report.figures.items()}
+    return folder, dataclasses.replace(report, figures=figures)
 
 
 def recalibrate_model(
@@ -228,7 +322,27 @@ def recalibrate_model(
     method: str = "sigmoid",
     version_suffix: str = "recalibrated",
 ) -> RiskModel:
-    """The model recalibrated on a local cohort, every horizon (``FrozenEstimator``, sigmoid)."""
+    """The model recalibrated on a local cohort, every horizon (``FrozenEstimator``, sigmoid).
+
+    The new version is the old one with ``+{version_suffix}``; its card's update history is the
+    old model's with the new version appended.
+
+    Raises
+    ------
+    ModelError
+        ``model.training_failed`` when the cohort has fewer known events or non-events at a
+        horizon than training needs (:func:`riskcalc.model._estimator.require_outcomes`),
+        checked at every horizon before any is recalibrated.
+    """
+    for h in model.horizons_months:
+        labels = cohort.labels(h)
+        require_outcomes(
+            labels.label,
+            labels.weight,
+            purpose=f"recalibrate the model's {h}-month classifier",
+            context=f"the recalibration cohort's {cohort.eligibility()} (riskcalc recalibrate "
+            "recalibrates on half of the local cohort and evaluates on the other half)",
+        )
     models = {}
     for h, clf in model.models.items():
         labels = cohort.labels(h)
@@ -251,7 +365,7 @@ def recalibrate_model(
         interval_scale=dict(model.interval_scale),
         feature_ranges=dict(model.feature_ranges),
         info=info,
-        card=dict(model.card),
+        card={**model.card, "update_history": [*update_history(model), info.version]},
         comparison=model.comparison,
         comparison_loader=model.comparison_loader,
         training=training,

@@ -11,14 +11,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-import tempfile
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from riskcalc.errors import ConfigError
+from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
+from riskcalc._output import new_temp_file, writing
+from riskcalc.errors import ConfigError, InputError, Issue
 from riskcalc.history import PatientHistory, ReadFailure
 from riskcalc.report._assess import assess_histories
 from riskcalc.report._model import ReportStatus, RiskReport
@@ -45,11 +47,24 @@ SCORE_TYPES: dict[str, str] = {
     "as_of": "string",
     "model_id": "string",
     "model_version": "string",
+    "riskcalc_version": "string",
 }
 SCORE_COLUMNS: tuple[str, ...] = tuple(SCORE_TYPES)
 #: Columns of the errors file, in order (all text).
 ERROR_COLUMNS: tuple[str, ...] = ("patient_id", "code", "message", "location", "resource_id")
 ERROR_TYPES: dict[str, str] = dict.fromkeys(ERROR_COLUMNS, "string")
+#: Key-value metadata of both Parquet files (a CSV has no place for it).
+PARQUET_METADATA: dict[str, str] = {
+    "riskcalc_version": __version__,
+    "research_use": RESEARCH_USE_STATEMENT,
+}
+#: Input lines the reader skipped (``ndjson.bad_line``): on every history read from the export,
+#: but no patient's. :func:`score_chunk` lists them, as error rows, under this key of the first
+#: row of its chunk, so that they travel with the rows whatever engine runs the chunk;
+#: :func:`write_results` takes them out and writes each once to the errors file.
+SKIPPED_LINES_KEY = "_skipped_lines"
+_SKIPPED_CODE = "ndjson.bad_line"
+_MORE = re.compile(r"^(\d+) more ")
 
 CHUNK_PATIENTS = 256
 
@@ -58,22 +73,34 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """Every patient read is accounted for: ``read == scored + not_applicable + failed``."""
+    """Every patient read is accounted for: ``read == scored + not_applicable + failed``.
+
+    ``skipped_lines`` counts the input lines the reader could not read (``ndjson.bad_line``):
+    they belong to no patient read, each is a row of the errors file, and any of them may have
+    held a patient's record or part of one.
+    """
 
     read: int
     scored: int
     not_applicable: int
     failed: int
+    skipped_lines: int = 0
 
     @property
     def balanced(self) -> bool:
         return self.read == self.scored + self.not_applicable + self.failed
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"read {self.read} = scored {self.scored} + not applicable {self.not_applicable} "
             f"+ failed {self.failed}"
         )
+        if self.skipped_lines:
+            text += (
+                f"; {self.skipped_lines} input line(s) could not be read and are lost "
+                "(ndjson.bad_line, listed in the errors file)"
+            )
+        return text
 
 
 def report_row(report: RiskReport) -> Row:
@@ -94,11 +121,38 @@ def report_row(report: RiskReport) -> Row:
         "as_of": report.as_of.isoformat(),
         "model_id": report.model.model_id,
         "model_version": report.model.version,
+        "riskcalc_version": report.riskcalc_version,
     }
 
 
 def failure_row(failure: ReadFailure) -> Row:
     return {name: getattr(failure, name) for name in ERROR_COLUMNS}
+
+
+def skipped_line_rows(items: Sequence[PatientHistory | ReadFailure]) -> list[Row]:
+    """One error row (no patient) per input line skipped by the reader, found on ``items``."""
+    found: dict[tuple[str, str | None], Issue] = {}
+    for item in items:
+        for issue in item.warnings:
+            if issue.code == _SKIPPED_CODE:
+                found.setdefault((issue.message, issue.source), issue)
+    return [
+        {
+            "patient_id": None,
+            "code": issue.code,
+            "message": issue.message,
+            "location": issue.source,
+            "resource_id": None,
+        }
+        for issue in found.values()
+    ]
+
+
+def _lines_of(row: Row) -> int:
+    """Input lines an error row of :func:`skipped_line_rows` stands for: one, or the count of
+    the reader's closing "N more 'ndjson.bad_line' issue(s) not listed"."""
+    more = _MORE.match(row["message"]) if row["location"] is None else None
+    return int(more.group(1)) if more else 1
 
 
 def score_chunk(
@@ -114,7 +168,11 @@ def score_chunk(
     reports = assess_histories(
         histories, as_of=as_of, horizon_months=horizon_months, model=model, detail=False
     )
-    return [report_row(r) for r in reports], errors
+    rows = [report_row(r) for r in reports]
+    skipped = skipped_line_rows(items)
+    if skipped:
+        (rows or errors)[0][SKIPPED_LINES_KEY] = skipped
+    return rows, errors
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -131,34 +189,41 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class _TableWriter:
     """Streams rows to a .csv or .parquet file (the format follows the suffix)."""
 
-    def __init__(self, path: Path, types: dict[str, str]) -> None:
+    def __init__(self, path: Path, types: dict[str, str], target: Path) -> None:
         self._pq: pq.ParquetWriter | None = None
         self._handle: IO[str] | None = None
-        if path.suffix == ".parquet":
-            import pyarrow as pa  # here: `import riskcalc` should not load pyarrow
-            import pyarrow.parquet as pq
+        self._target = target  # what errors name: the temporary path means nothing to a user
+        with writing(target):
+            if path.suffix == ".parquet":
+                import pyarrow as pa  # here: `import riskcalc` should not load pyarrow
+                import pyarrow.parquet as pq
 
-            self._table = pa.Table
-            self._schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in types.items()])
-            self._pq = pq.ParquetWriter(path, self._schema)
-        else:
-            self._handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-            self._csv = csv.DictWriter(self._handle, fieldnames=list(types))
-            self._csv.writeheader()
+                self._table = pa.Table
+                self._schema = pa.schema(
+                    [(name, getattr(pa, kind)()) for name, kind in types.items()],
+                    metadata=PARQUET_METADATA,
+                )
+                self._pq = pq.ParquetWriter(path, self._schema)
+            else:
+                self._handle = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+                self._csv = csv.DictWriter(self._handle, fieldnames=list(types))
+                self._csv.writeheader()
 
     def write(self, rows: list[Row]) -> None:
         if not rows:
             return
-        if self._pq is not None:
-            self._pq.write_table(self._table.from_pylist(rows, schema=self._schema))
-        else:
-            self._csv.writerows(rows)
+        with writing(self._target):
+            if self._pq is not None:
+                self._pq.write_table(self._table.from_pylist(rows, schema=self._schema))
+            else:
+                self._csv.writerows(rows)
 
     def close(self) -> None:
-        if self._pq is not None:
-            self._pq.close()
-        if self._handle is not None:
-            self._handle.close()
+        with writing(self._target):
+            if self._pq is not None:
+                self._pq.close()
+            if self._handle is not None:
+                self._handle.close()
 
 
 def errors_path_for(out: Path) -> Path:
@@ -168,19 +233,22 @@ def errors_path_for(out: Path) -> Path:
 
 @contextmanager
 def atomic_outputs(*paths: Path) -> Iterator[tuple[Path, ...]]:
-    """Temporary files beside ``paths``, renamed over them only if the block completes."""
+    """Temporary files beside ``paths``, renamed over them only if the block completes.
+
+    The files get the mode a new file gets under the umask. Raises
+    :class:`~riskcalc.errors.ConfigError` ``config.output_unwritable`` if a file cannot be
+    created or renamed there.
+    """
     temps: list[Path] = []
     try:
         for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(
-                prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
-            )
-            os.close(fd)
-            temps.append(Path(name))
+            with writing(path):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temps.append(new_temp_file(path))
         yield tuple(temps)
         for temp, path in zip(temps, paths, strict=True):
-            os.replace(temp, path)
+            with writing(path):
+                os.replace(temp, path)
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
@@ -197,37 +265,77 @@ def check_output_path(out: Path) -> Path:
 ChunkResults = Iterable[tuple[list[Row], list[Row]]]
 
 
+class _Skipped:
+    """The skipped-line rows carried by a run's rows, each kept once, and the lines counted."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str | None]] = set()
+        self.lines = 0
+
+    def take(self, rows: list[Row], error_rows: list[Row]) -> list[Row]:
+        """The new skipped-line rows carried by ``rows`` and ``error_rows`` (removed from them)."""
+        new: list[Row] = []
+        for row in (*rows, *error_rows):
+            for skipped in row.pop(SKIPPED_LINES_KEY, ()):
+                key = (skipped["message"], skipped["location"])
+                if key not in self._seen:
+                    self._seen.add(key)
+                    self.lines += _lines_of(skipped)
+                    new.append(skipped)
+        return new
+
+
 def write_results(
     results: ChunkResults,
     out: Path,
     *,
     on_progress: Callable[[int], object] | None = None,
 ) -> Reconciliation:
-    """Write chunks of (score rows, error rows) atomically to ``out`` and its errors file."""
+    """Write chunks of (score rows, error rows) atomically to ``out`` and its errors file.
+
+    The input lines the reader skipped (carried on the rows by :func:`score_chunk`) are written
+    once each to the errors file, without a patient, and counted in
+    :attr:`Reconciliation.skipped_lines`.
+
+    Raises
+    ------
+    InputError
+        ``input.no_patient`` when the chunks hold no row at all (nothing is written).
+    ConfigError
+        ``config.invalid`` for a suffix other than .csv/.parquet; ``config.output_unwritable``
+        when the files cannot be written there.
+    """
     out = check_output_path(Path(out))
     errors_out = errors_path_for(out)
     scored = not_applicable = failed = 0
-    with atomic_outputs(out, errors_out) as (tmp_scores, tmp_errors):
-        scores = _TableWriter(tmp_scores, SCORE_TYPES)
-        errors = _TableWriter(tmp_errors, ERROR_TYPES)
-        try:
-            for rows, error_rows in results:
-                scores.write(rows)
-                errors.write(error_rows)
-                ok = sum(r["status"] == ReportStatus.OK.value for r in rows)
-                scored += ok
-                not_applicable += len(rows) - ok
-                failed += len(error_rows)
-                if on_progress is not None:
-                    on_progress(len(rows) + len(error_rows))
-        finally:
-            scores.close()
-            errors.close()
+    skipped = _Skipped()
+    with atomic_outputs(out, errors_out) as (tmp_scores, tmp_errors), ExitStack() as files:
+        scores = _TableWriter(tmp_scores, SCORE_TYPES, out)
+        files.callback(scores.close)
+        errors = _TableWriter(tmp_errors, ERROR_TYPES, errors_out)
+        files.callback(errors.close)
+        for rows, error_rows in results:
+            lines = skipped.take(rows, error_rows)
+            scores.write(rows)
+            errors.write(error_rows + lines)
+            ok = sum(r["status"] == ReportStatus.OK.value for r in rows)
+            scored += ok
+            not_applicable += len(rows) - ok
+            failed += len(error_rows)
+            if on_progress is not None:
+                on_progress(len(rows) + len(error_rows))
+        if scored + not_applicable + failed == 0:
+            raise InputError(
+                "input.no_patient",
+                f"the input holds no patient (no Patient resource, and nothing that failed to "
+                f"read): {out} not written",
+            )
     return Reconciliation(
         read=scored + not_applicable + failed,
         scored=scored,
         not_applicable=not_applicable,
         failed=failed,
+        skipped_lines=skipped.lines,
     )
 
 
@@ -244,8 +352,20 @@ def score_cohort(
     """Score every patient of ``source`` in-process, streaming in chunks of bounded size.
 
     Writes ``out`` (.csv or .parquet) with :data:`SCORE_COLUMNS` and, beside it,
-    ``<name>.errors.<suffix>`` with :data:`ERROR_COLUMNS`, both atomically. ``whole_records``:
-    read records split over a folder's JSON files whole (:func:`riskcalc.read_histories`).
+    ``<name>.errors.<suffix>`` with :data:`ERROR_COLUMNS`, both atomically (a Parquet file also
+    carries the riskcalc version and the research-use statement in its key-value metadata,
+    ``riskcalc_version`` and ``research_use``). The
+    errors file has a row per patient or file that could not be read, and one, without a
+    patient, per input line skipped (``ndjson.bad_line``). ``whole_records``: read records
+    split over a folder's JSON files whole (:func:`riskcalc.read_histories`).
+
+    Raises
+    ------
+    InputError
+        ``input.no_patient`` when the source holds no patient (nothing is written); as
+        :func:`riskcalc.read_histories` for a single file that cannot be read.
+    ConfigError
+        As :func:`write_results`.
     """
     from riskcalc.fhir import read_histories
     from riskcalc.model import load_model

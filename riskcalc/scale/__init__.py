@@ -15,17 +15,24 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskcalc.config import DEFAULT_LIMITS, Limits
+from riskcalc.config import DEFAULT_LIMITS, Limits, as_date, checked_limits
 from riskcalc.history import PatientHistory, ReadFailure
-from riskcalc.scale._cluster import Scheduler, dask_client
-from riskcalc.scale._engine import Tuning, keep_results, run_ordered
+from riskcalc.scale._cluster import Scheduler, check_scheduler, dask_client
+from riskcalc.scale._engine import Tuning, keep_results, plan_source, run_ordered
 
 if TYPE_CHECKING:
     from riskcalc.fhir import Source
     from riskcalc.model import RiskModel
     from riskcalc.report import Reconciliation
 
-__all__ = ["Scheduler", "Tuning", "dask_client", "histories_dask", "score_cohort_dask"]
+__all__ = [
+    "Scheduler",
+    "Tuning",
+    "check_scheduler",
+    "dask_client",
+    "histories_dask",
+    "score_cohort_dask",
+]
 
 Row = dict[str, Any]
 
@@ -125,14 +132,27 @@ def score_cohort_dask(
 
     Raises
     ------
-    InputError
-        For a single-file source that cannot be read (as the in-process engine).
     ConfigError
-        The output suffix is not .csv/.parquet; the scheduler cannot be reached.
+        ``config.invalid``, before any cluster is started: the output suffix is not
+        .csv/.parquet; ``as_of``, ``horizon_months`` (one of the model's horizons), ``model``
+        or ``limits`` are not what the scorer takes; ``scheduler`` is not an address.
+    InputError
+        ``input.not_found`` for a source that does not exist, before any cluster is started,
+        or that a worker cannot read (every worker must see it at the same path); for a
+        single-file source that cannot be read, what the in-process engine raises.
+    RemoteError
+        ``remote.scheduler_unreachable``: nothing answers at the scheduler's address.
+
+    Notes
+    -----
+    A relative ``source`` is read by the workers at its absolute path (they run in their own
+    working directory); warnings and error rows name it as given, as the in-process engine
+    does. A source without any FHIR file is written without starting a cluster.
     """
     from riskcalc.report._score import (
         CHUNK_PATIENTS,
         check_output_path,
+        score_chunk,
         score_cohort,
         write_results,
     )
@@ -152,16 +172,25 @@ def score_cohort_dask(
         from riskcalc.model import load_model
 
         model = load_model()
+    # the scorer's own checks of its arguments, on no patient: a wrong horizon is refused here,
+    # not by the first partition task on a cluster started for nothing
+    score_chunk([], as_of=as_of, horizon_months=horizon_months, model=model)
+    limits = checked_limits(limits)
+    tuning = tuning or Tuning()
+    scheduler = check_scheduler(scheduler)
+    planned = plan_source(source, tuning=tuning, limits=limits)
+    if planned.empty:
+        return write_results([], out)
     today = dt.date.today()
     with dask_client(scheduler) as client:
         units = run_ordered(
             client,
-            source,
+            planned,
             finish=_score_entries,
             finish_kwargs={"as_of": as_of, "horizon_months": horizon_months, "model": model},
             today=today,
             limits=limits,
-            tuning=tuning or Tuning(),
+            tuning=tuning,
             whole_records=whole_records,
             on_received=on_progress,
         )
@@ -182,23 +211,31 @@ def histories_dask(
     The same records in the same order as ``read_histories(source, whole_records=…)``; for
     ``riskcalc train --engine dask``. The reading is spread over the cluster; the histories come back to this
     process (a few kB each), partition by partition. Other sources than a path are read
-    in-process.
+    in-process. The arguments, and the source's existence, are checked at the first ``next()``
+    before any cluster is started; a source without any FHIR file yields nothing without one.
+    Raises what :func:`score_cohort_dask` raises, but for the scoring arguments.
     """
     from riskcalc.fhir import read_histories
 
-    day = today or dt.date.today()
+    day = dt.date.today() if today is None else as_date(today, "today")
     if not isinstance(source, str | Path):
         yield from read_histories(source, limits=limits, today=day, whole_records=whole_records)
+        return
+    limits = checked_limits(limits)
+    tuning = tuning or Tuning()
+    scheduler = check_scheduler(scheduler)
+    planned = plan_source(source, tuning=tuning, limits=limits)
+    if planned.empty:
         return
     with dask_client(scheduler) as client:
         for unit in run_ordered(
             client,
-            source,
+            planned,
             finish=keep_results,
             finish_kwargs={},
             today=day,
             limits=limits,
-            tuning=tuning or Tuning(),
+            tuning=tuning,
             whole_records=whole_records,
         ):
             yield from unit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from riskcalc.errors import ConfigError
+from riskcalc.errors import ConfigError, RemoteError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -21,6 +22,18 @@ LOCAL_HTTP: dict[str, str] = {"dashboard_address": "127.0.0.1:0"}
 #: What callers may pass as ``scheduler``: an address (``tcp://host:8786``), a connected
 #: ``distributed.Client``, or None for a LocalCluster with one single-threaded worker per core.
 Scheduler = Any
+
+#: How long a scheduler given by its address has to accept the connection, seconds. A running
+#: scheduler answers in milliseconds, through a port-forward in well under a second; Dask's
+#: own default (30 s) kept a mistyped address waiting half a minute.
+CONNECT_TIMEOUT_S = 10
+
+#: The level of distributed's log lines printed while a cluster riskcalc starts itself runs,
+#: in this process (the scheduler, the nannies) and in its workers: its warnings (a task
+#: cancelled when the cluster closes, a worker restarted) are about the machinery, which the
+#: user did not set up and riskcalc's own errors already explain. A user's own cluster keeps
+#: the user's settings.
+LOCAL_LOG_LEVEL = logging.ERROR
 
 
 def _import_distributed() -> Any:
@@ -70,30 +83,79 @@ def _stop_heartbeat(dask_worker: Any) -> None:
         callback.stop()
 
 
+def check_scheduler(scheduler: Scheduler) -> Scheduler:
+    """``scheduler`` if it is a scheduler as :func:`dask_client` takes it; checked before any
+    work, so that a mistyped address is an argument error, not a failure of the run.
+
+    Raises
+    ------
+    ConfigError
+        ``config.invalid``: text that is not a Dask scheduler address (``tcp://host:port``);
+        the Dask extra is not installed.
+    """
+    if not isinstance(scheduler, str):
+        return scheduler  # None (a LocalCluster) or a Client the caller owns
+    _import_distributed()
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    try:
+        scheme, _ = parse_address(scheduler)
+        if scheme != "inproc":  # a scheduler of this process (LocalCluster(processes=False))
+            host, port = get_address_host_port(scheduler)
+            if not host or not 0 < port < 65536:
+                raise ValueError("no host" if not host else f"port {port} out of range")
+    except ValueError as exc:
+        raise ConfigError(
+            "config.invalid",
+            f"the Dask scheduler address must be of the form tcp://host:port (for example "
+            f"tcp://10.0.0.5:8786), got {scheduler!r} ({exc})",
+        ) from exc
+    return scheduler
+
+
+def _connect(distributed: Any, address: str) -> Any:
+    """A client of the scheduler at ``address`` (``distributed.Client``)."""
+    try:
+        client = distributed.Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except OSError as exc:  # refused, timed out, unknown host
+        raise RemoteError(
+            "remote.scheduler_unreachable",
+            f"cannot reach the Dask scheduler at {address} (waited up to "
+            f"{CONNECT_TIMEOUT_S} s): {exc}",
+        ) from exc
+    return client
+
+
 @contextmanager
 def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) -> Iterator[Client]:
     """A client for ``scheduler``; a LocalCluster (closed on exit) when it is None.
 
     The LocalCluster has ``n_workers`` (default: one per core) worker processes of one thread
     each (the per-patient functions are pure Python: threads would share one GIL), no
-    dashboard, and its spill files in a temporary folder removed on exit (Dask's default,
-    ``/tmp/dask-scratch-space``, is shared by every run on the machine).
+    dashboard, its spill files in a temporary folder removed on exit (Dask's default,
+    ``/tmp/dask-scratch-space``, is shared by every run on the machine), and distributed's
+    log lines below :data:`LOCAL_LOG_LEVEL` not printed while it runs.
 
     Without a dashboard the scheduler still serves ``/health`` and ``/metrics``, on port 8787
     unless told otherwise: :data:`LOCAL_HTTP` puts them on a free port of the loopback, so that
     two clusters (two runs, or a run beside a user's own cluster) neither collide nor warn.
+
+    Raises
+    ------
+    ConfigError
+        ``config.invalid``: ``scheduler`` is not an address (:func:`check_scheduler`); a
+        worker cannot import riskcalc.
+    RemoteError
+        ``remote.scheduler_unreachable``: nothing answers at the address within
+        :data:`CONNECT_TIMEOUT_S`.
     """
     distributed = _import_distributed()
+    scheduler = check_scheduler(scheduler)
     if scheduler is not None and not isinstance(scheduler, str):
         yield scheduler  # a Client the caller owns
         return
     if scheduler is not None:
-        try:
-            client = distributed.Client(scheduler, timeout="30s")
-        except OSError as exc:
-            raise ConfigError(
-                "config.invalid", f"cannot reach the Dask scheduler at {scheduler!r}: {exc}"
-            ) from exc
+        client = _connect(distributed, scheduler)
         try:
             _warm(client)
             yield client
@@ -112,6 +174,7 @@ def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) ->
                 processes=True,
                 dashboard_address=None,
                 scheduler_kwargs=LOCAL_HTTP,
+                silence_logs=LOCAL_LOG_LEVEL,
             )
             client = distributed.Client(cluster)
             try:
@@ -120,9 +183,19 @@ def dask_client(scheduler: Scheduler = None, *, n_workers: int | None = None) ->
                 client.wait_for_workers(workers, timeout=60)
                 _warm(client)
                 yield client
-                client.run(_stop_heartbeat, on_error="ignore")
             finally:
+                # also when the run failed: the cluster then closes with tasks running
+                _stop_heartbeats(client)
                 client.close()
                 cluster.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stop_heartbeats(client: Client) -> None:
+    """:func:`_stop_heartbeat` on every worker of a cluster about to close; a cluster that is
+    already failing (a worker lost, the scheduler gone) is closed all the same."""
+    try:
+        client.run(_stop_heartbeat, on_error="ignore")
+    except (OSError, TimeoutError):  # the cluster is beyond reach: closing it is all there is
+        return

@@ -14,10 +14,12 @@ import functools
 import heapq
 import math
 import operator
+import os
 import queue
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from riskcalc.config import DEFAULT_LIMITS, Limits
@@ -43,6 +45,7 @@ from riskcalc.fhir._partition import (
 from riskcalc.fhir._records import FileIndex, index_files, joined_files
 from riskcalc.fhir._source import gc_paused
 from riskcalc.history import PatientHistory, ReadFailure
+from riskcalc.scale._paths import SourcePath
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -148,28 +151,31 @@ def _summary_of(result: tuple[ChunkSummary, list[Piece]]) -> ChunkSummary:
 @_to_driver
 def _json_task(
     units: Sequence[tuple[str, ...]],
+    where: SourcePath,
     today: dt.date,
     limits: Limits,
     single: bool,
     finish: Finish,
     finish_kwargs: dict[str, Any],
 ) -> list[tuple[str | None, str, Any]]:
-    labelled = json_files_histories(units, today=today, limits=limits, single=single)
+    labelled = json_files_histories(
+        units, today=today, limits=limits, single=single, base=where.base
+    )
     done = _finished([r for _, r in labelled], finish, finish_kwargs)
     return [(pid, label, d) for (label, _), (pid, d) in zip(labelled, done, strict=True)]
 
 
 @_collector_paused
 @_to_driver
-def _index_task(paths: Sequence[str], limits: Limits) -> list[FileIndex]:
-    return index_files(paths, limits)
+def _index_task(paths: Sequence[str], where: SourcePath, limits: Limits) -> list[FileIndex]:
+    return index_files(paths, limits, base=where.base)
 
 
 @_collector_paused
 def _read_task(
-    chunk: FileChunk, n_partitions: int, limits: Limits
+    chunk: FileChunk, where: SourcePath, n_partitions: int, limits: Limits
 ) -> tuple[ChunkSummary, list[Piece]]:
-    return partition_chunk(chunk, n_partitions, limits=limits)
+    return partition_chunk(chunk, n_partitions, limits=limits, base=where.base)
 
 
 def _others_task(context: PoolContext, *pieces: Piece) -> Others:
@@ -196,6 +202,7 @@ def _partition_task(
 @_to_driver
 def _pool_task(
     plan: FolderPlan,
+    where: SourcePath,
     failed: Sequence[int],
     today: dt.date,
     limits: Limits,
@@ -203,7 +210,9 @@ def _pool_task(
     finish_kwargs: dict[str, Any],
 ) -> list[tuple[str | None, Any]]:
     return _finished(
-        pool_histories(plan, failed, today=today, limits=limits), finish, finish_kwargs
+        pool_histories(plan, failed, today=today, limits=limits, base=where.base),
+        finish,
+        finish_kwargs,
     )
 
 
@@ -250,6 +259,7 @@ class _Run:
         client: Any,
         plan: FolderPlan,
         *,
+        path: SourcePath,
         today: dt.date,
         limits: Limits,
         tuning: Tuning,
@@ -259,6 +269,7 @@ class _Run:
         on_received: Callable[[int], object] | None = None,
     ) -> None:
         self.client, self.plan, self.today, self.limits = client, plan, today, limits
+        self.path = path
         self.whole_records = whole_records
         self.on_received = on_received
         self.tuning, self.finish, self.finish_kwargs = tuning, finish, finish_kwargs
@@ -401,7 +412,12 @@ class _Run:
         batches = _json_batches(files, self.tuning.json_batch_bytes)
         futures = [
             self.submit(
-                f"index-{i}", _index_task, [p for (p,) in b], self.limits, worker=self._home(i)
+                f"index-{i}",
+                _index_task,
+                [p for (p,) in b],
+                self.path,
+                self.limits,
+                worker=self._home(i),
             )
             for i, b in enumerate(batches)
         ]
@@ -429,6 +445,7 @@ class _Run:
                         f"json-{len(futures)}-{i}",
                         _json_task,
                         b,
+                        self.path,
                         self.today,
                         self.limits,
                         self.plan.single_file,
@@ -444,7 +461,7 @@ class _Run:
         """Stage 1 (it must finish before anything of the pool can): summaries and pieces."""
         p = self.n_partitions
         stage1 = [
-            self.submit(f"read-{c.chunk_id}", _read_task, c, p, self.limits)
+            self.submit(f"read-{c.chunk_id}", _read_task, c, self.path, p, self.limits)
             for c in self.plan.chunks
         ]
         summaries = [self.submit(f"summary-{i}", _summary_of, f) for i, f in enumerate(stage1)]
@@ -473,6 +490,7 @@ class _Run:
                 "pool-whole",
                 _pool_task,
                 self.plan,
+                self.path,
                 sorted(context.failures),
                 self.today,
                 self.limits,
@@ -547,9 +565,39 @@ class _Concat:
         self.futures = []
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A source planned on this process, before any cluster: its plan (the files named as the
+    reader names them, from the path as given) and where the workers open them."""
+
+    plan: FolderPlan
+    path: SourcePath
+
+    @property
+    def empty(self) -> bool:
+        """True if there is nothing to read (no FHIR file): no cluster is needed."""
+        return not self.plan.order
+
+
+def plan_source(
+    source: str | Path, *, tuning: Tuning = Tuning(), limits: Limits = DEFAULT_LIMITS
+) -> Planned:
+    """Plan the reading of ``source`` on this process (it reads no data, only file sizes and
+    line ends), so that a missing or unsupported source fails before a cluster is started.
+
+    Raises
+    ------
+    InputError
+        ``input.not_found`` / ``input.unsupported_source`` / ``input.too_large``, as
+        :func:`read_histories` raises them.
+    """
+    plan = plan_folder(source, chunk_bytes=tuning.chunk_bytes, limits=limits)
+    return Planned(plan, SourcePath.of(source))
+
+
 def run_ordered(
     client: Any,
-    source: Any,
+    planned: Planned,
     *,
     finish: Finish,
     finish_kwargs: dict[str, Any],
@@ -559,16 +607,25 @@ def run_ordered(
     whole_records: bool = False,
     on_received: Callable[[int], object] | None = None,
 ) -> Iterator[list[Any]]:
-    """``finish`` applied to every read result of ``source``, in :func:`read_histories` order
-    (with ``whole_records``, that of ``read_histories(source, whole_records=True)``).
+    """``finish`` applied to every read result of the planned source, in :func:`read_histories`
+    order (with ``whole_records``, that of ``read_histories(source, whole_records=True)``).
 
     ``on_received`` is called with the number of results of each part of the work (a batch of
     JSON files, a partition of the NDJSON pool, a file refused whole) as it comes back to this
-    process: the pool's partitions come back one by one but are yielded together, merged."""
-    plan = plan_folder(source, chunk_bytes=tuning.chunk_bytes, limits=limits)
+    process: the pool's partitions come back one by one but are yielded together, merged.
+
+    Raises
+    ------
+    InputError
+        ``input.not_found``: a worker cannot read the source, or a file of it (every worker
+        must see the cohort at the same path as this process).
+    """
+    path = planned.path
+    _check_workers_see(client, path)
     run = _Run(
         client,
-        plan,
+        planned.plan,
+        path=path,
         today=today,
         limits=limits,
         tuning=tuning,
@@ -577,4 +634,45 @@ def run_ordered(
         whole_records=whole_records,
         on_received=on_received,
     )
-    return run.results()
+    return _file_errors_typed(run.results(), path)
+
+
+#: What every worker must do with the cohort, said where one cannot.
+_SHARED_PATH = (
+    "every Dask worker must see the cohort at the same path as this process (a shared "
+    "filesystem such as NFS or Lustre, or a volume mounted into every worker)"
+)
+
+
+def _check_workers_see(client: Any, path: SourcePath) -> None:
+    """Refuse a run whose source a worker cannot read, before any work is submitted.
+
+    Checks the workers present now; a file a worker cannot open later is
+    :func:`_file_errors_typed`'s."""
+    seen = client.run(os.access, path.absolute, os.R_OK)
+    blind = sorted(worker for worker, ok in seen.items() if not ok)
+    if blind:
+        where = "" if path.given == path.absolute else f" ({path.absolute})"
+        raise InputError(
+            "input.not_found",
+            f"{path.given}{where} cannot be read on the Dask worker(s) {', '.join(blind)}: "
+            f"{_SHARED_PATH}",
+            location=path.given,
+        )
+
+
+def _file_errors_typed(units: Iterator[list[Any]], path: SourcePath) -> Iterator[list[Any]]:
+    """``units``, a file that a task could not open (re-raised here by Dask) as an
+    ``input.not_found`` error naming it as given, not an internal error."""
+    try:
+        yield from units
+    except OSError as exc:
+        if exc.filename is None:  # not a file: a connection to the cluster lost, for one
+            raise
+        name = path.label(os.fsdecode(exc.filename))
+        raise InputError(
+            "input.not_found",
+            f"cannot read {name} ({exc.strerror}) during the run: {_SHARED_PATH}, and the "
+            "cohort must not change while it runs",
+            location=name,
+        ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import common
@@ -39,7 +40,10 @@ def _headline(metrics: dict[str, Any]) -> pd.DataFrame:
         text = f"{value:.3g}" if isinstance(value, float) else str(value)
         ci = metrics.get(f"{key}_ci")
         if isinstance(ci, list) and len(ci) == 2:
-            text += f" (95% CI {ci[0]:.3g}–{ci[1]:.3g})"
+            if all(isinstance(x, int | float) and math.isfinite(x) for x in ci):
+                text += f" (95% CI {ci[0]:.3g}–{ci[1]:.3g})"
+            else:  # fewer events than an interval needs: the card says so in its warnings
+                text += " (95% CI not estimated)"
         rows.append({"metric": label, "value": text})
     return pd.DataFrame(rows, columns=["metric", "value"])
 

@@ -60,6 +60,16 @@ def test_cli_simulate_then_replicate_json(
     assert data["patients_read"] == 150
 
 
+def test_cli_replicate_refuses_an_empty_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: `riskcalc replicate empty_folder` printed NaN estimates and exited 0; `history`
+    says input.no_patient (exit 3), and so does `replicate` now."""
+    (tmp_path / "empty").mkdir()
+    assert main(["replicate", str(tmp_path / "empty")]) == 3
+    assert "[input.no_patient]" in capsys.readouterr().err
+
+
 def test_small_cohort_sanity() -> None:
     """A quick cohort: both analyses run, with events, and the infection effect points up."""
     result = replicate_histories(to_history(p) for p in iter_patients(20000, seed=101))

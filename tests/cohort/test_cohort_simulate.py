@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import tracemalloc
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from riskcalc import codes
+from riskcalc.cli import main
 from riskcalc.cohort import OutputFormat, iter_patients, write_cohort
 from riskcalc.errors import ConfigError
 
@@ -121,6 +124,34 @@ def test_refuses_non_empty_target_and_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         list(iter_patients(0, 1))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_the_cohort_takes_the_modes_of_the_umask(tmp_path: Path, mask: int) -> None:
+    """The folder was made 0o755 whatever the umask."""
+    before = os.umask(mask)
+    try:
+        out = write_cohort(tmp_path / "c", n_patients=5, seed=1)
+    finally:
+        os.umask(before)
+    for folder in (out, out / "fhir", out / "ground_truth"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~mask, folder
+    for file in (out / "manifest.json", out / "fhir" / "Patient.ndjson"):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o666 & ~mask, file
+
+
+def test_an_unwritable_place_is_a_typed_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """QA: `--out /proc/x` was an internal error (exit 70) in every command that writes."""
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(ConfigError) as raised:
+        write_cohort(tmp_path / "afile" / "c", n_patients=5, seed=1)
+    assert raised.value.code == "config.output_unwritable"
+    cmd = ["simulate", "--patients", "5", "--seed", "1", "--out", str(tmp_path / "afile" / "c")]
+    assert main([*cmd, "--no-progress"]) == 5
+    assert "[config.output_unwritable]" in capsys.readouterr().err
+    assert (tmp_path / "afile").read_text() == "mine"
 
 
 def _peak_bytes(tmp: Path, n: int) -> int:

@@ -7,6 +7,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from riskcalc.model import (
     recalibrate_model,
     save_model,
     train_model,
+    write_artifact,
 )
 from riskcalc.model._oracle import oracle_cohort
 from riskcalc.model._risk_model import CompiledClassifiers
@@ -324,3 +326,68 @@ def test_evaluation_warns_about_inputs_outside_training_ranges(
     assert metrics["extrapolation"]["by_feature"]["age_years"] == expected
     codes = {(w["code"], w["source"]) for w in metrics["warnings"]}
     assert ("assess.extrapolation", "age_years") in codes
+
+
+def test_metrics_and_card_cover_every_trained_horizon(artifact: tuple[RiskModel, Path]) -> None:
+    _, out = artifact
+    metrics = json.loads((out / "metrics.json").read_text())
+    by_horizon = metrics["by_horizon"]
+    assert set(by_horizon) == {"12", "24"}
+    for entry in by_horizon.values():
+        assert entry["events"] >= 10  # enough for intervals in this cohort
+        assert entry["auroc_ci"][0] <= entry["auroc"] <= entry["auroc_ci"][1]
+        low, high = entry["calibration_slope_ci"]
+        assert low < high
+        for key in ("calibration_intercept", "calibration_intercept_logit", "ici", "brier"):
+            assert isinstance(entry[key], float), key
+    assert by_horizon["24"]["auroc"] == metrics["auroc"]  # the default horizon's full report
+    assert by_horizon["12"]["auroc"] != metrics["auroc"]
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["metrics_by_horizon"] == by_horizon
+    assert card["comparison_horizon_months"] == 24
+    text = (out / "model_card.md").read_text()
+    assert "## Metrics by horizon" in text and "| 12 | " in text and "| 24 | " in text
+    assert "comparison model is at 24 months only" in text
+
+
+def test_card_tripod_index_points_at_fields_the_card_has(artifact: tuple[RiskModel, Path]) -> None:
+    _, out = artifact
+    card = json.loads((out / "model_card.json").read_text())
+    for item, where in card["tripod_ai"].items():
+        for path in where.split(", "):
+            node: Any = card
+            for part in path.split("."):
+                key = part.removesuffix("[]")
+                assert key in node, f"{item}: {path} ({key} not in the card)"
+                node = node[key][0] if part.endswith("[]") else node[key]
+
+
+def test_a_recalibrated_artifact_is_evaluated_on_the_local_cohort_and_keeps_its_history(
+    artifact: tuple[RiskModel, Path], tmp_path: Path
+) -> None:
+    from riskcalc.model._train import holdout_split
+
+    _, out = artifact
+    parent = load_model(out)
+    fit, test = holdout_split(
+        oracle_cohort(4000, seed=8, horizons_months=(12, 24)), seed=0, test_fraction=0.5
+    )
+    once = recalibrate_model(parent, fit)
+    write_artifact(once, test, tmp_path / "r1", n_boot=10)
+    twice = recalibrate_model(load_model(tmp_path / "r1"), fit, version_suffix="again")
+    write_artifact(twice, test, tmp_path / "r2", n_boot=10)
+    v0 = parent.info.version
+    for folder, history in (
+        (out, [v0]),
+        (tmp_path / "r1", [v0, f"{v0}+recalibrated"]),
+        (tmp_path / "r2", [v0, f"{v0}+recalibrated", f"{v0}+recalibrated+again"]),
+    ):
+        hti = json.loads((folder / "hti1_source_attributes.json").read_text())
+        assert hti["ongoing_maintenance"]["update_history"] == history, folder.name
+        assert json.loads((folder / "model_card.json").read_text())["update_history"] == history
+    text = (tmp_path / "r1" / "model_card.md").read_text()
+    assert "held-out split" not in text
+    assert "## Metrics (local cohort, after recalibration" in text
+    assert (
+        "## Metrics (held-out split of the training cohort)" in (out / "model_card.md").read_text()
+    )

@@ -52,6 +52,10 @@ class SyncClient:
     def scheduler_info(self) -> dict[str, Any]:
         return {"workers": {"w1": {}, "w2": {}}}
 
+    def run(self, func: Any, *args: Any, **_: Any) -> dict[str, Any]:
+        """``func(*args)`` "on every worker": here, once per worker name."""
+        return {w: func(*args) for w in self.scheduler_info()["workers"]}
+
 
 def _lines(*resources: Any) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in resources)
@@ -157,6 +161,27 @@ def make_edge_folder(tmp_path: Path, fixtures: Path) -> Path:
     )
     (root / "a-bundle.json").write_bytes(bz2.decompress(bundle.read_bytes()))
     return root
+
+
+def with_split_records(folder: Path, fixtures: Path) -> Path:
+    """``folder`` with real records split over JSON files beside its own: the HL7 v2 message
+    Bundles (two patients over several messages) and the mCODE documents (one patient in
+    three)."""
+    import shutil
+
+    for name in ("nimbus/hl7v2-messages", "mcode"):
+        shutil.copytree(fixtures / name, folder / name.replace("/", "-"))
+    return folder
+
+
+def bundle_of_patient(patient_id: str | None) -> bytes:
+    """A Bundle of one Patient (None: a Patient without an id, named by its place)."""
+    patient: dict[str, Any] = {"resourceType": "Patient", "birthDate": "1950-01-01"}
+    if patient_id is not None:
+        patient["id"] = patient_id
+    return orjson.dumps(
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    )
 
 
 def tile_bulk(src: Path, out: Path, copies: int, *, skip: tuple[str, ...] = ()) -> Path:

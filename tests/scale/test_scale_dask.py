@@ -9,13 +9,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from scale_helpers import TODAY
+from scale_helpers import TODAY, bundle_of_patient, with_split_records
 
 from riskcalc.fhir import read_histories
 from riskcalc.history import PatientHistory, ReadFailure
@@ -23,25 +21,6 @@ from riskcalc.scale import Tuning, histories_dask
 from riskcalc.scale._cluster import LOCAL_HTTP
 
 distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    import dask
-
-    scratch = tmp_path_factory.mktemp("dask-scratch")
-    with (
-        dask.config.set({"temporary-directory": str(scratch)}),
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            scheduler_kwargs=LOCAL_HTTP,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
 
 
 def _model_or_skip() -> Any:
@@ -70,7 +49,7 @@ def test_a_patient_in_several_files_is_read_once_as_by_the_reader(
     """The same patient in two Bundles read by different tasks (one file a batch), and in the
     NDJSON export: the driver's ledger gives the reader's records, one history per patient."""
     for name in ("a-p1.json", "b-p1.json"):
-        (edge_folder / name).write_bytes(_bundle_of_patient("p1"))
+        (edge_folder / name).write_bytes(bundle_of_patient("p1"))
     expected = list(read_histories(edge_folder, today=TODAY))
     repeats = [r for r in expected if isinstance(r, ReadFailure) and r.patient_id == "p1"]
     assert [r.code for r in repeats] == ["input.patient_repeated"] * 2  # b-p1.json, the export
@@ -85,7 +64,7 @@ def test_scores_of_a_patient_in_several_files_identical_on_cluster(
 ) -> None:
     """Scoring runs on the workers: the output that replaces a repeated patient's report is the
     failure's own row, made on the driver, as the in-process scorer makes it."""
-    (edge_folder / "p2.json").write_bytes(_bundle_of_patient("p2"))
+    (edge_folder / "p2.json").write_bytes(bundle_of_patient("p2"))
     a = _scored_alike(client, edge_folder, tmp_path)
     import pyarrow.parquet as pq
 
@@ -95,23 +74,12 @@ def test_scores_of_a_patient_in_several_files_identical_on_cluster(
     assert [e["code"] for e in errors if e["patient_id"] == "p2"] == ["input.patient_repeated"]
 
 
-def _with_split_records(folder: Path, fixtures: Path) -> Path:
-    """``folder`` with real records split over JSON files beside its own: the HL7 v2 message
-    Bundles (two patients over several messages) and the mCODE documents (one patient in
-    three), each file its own task below."""
-    import shutil
-
-    for name in ("nimbus/hl7v2-messages", "mcode"):
-        shutil.copytree(fixtures / name, folder / name.replace("/", "-"))
-    return folder
-
-
 def test_whole_records_same_histories_as_reader(
     client: Any, edge_folder: Path, fixtures: Path
 ) -> None:
     """The first pass indexed on the workers, one file a task, and the sets of files read as
     one unit each: the reader's records with whole_records, in its order."""
-    src = _with_split_records(edge_folder, fixtures)
+    src = with_split_records(edge_folder, fixtures)
     expected = list(read_histories(src, today=TODAY, whole_records=True))
     assert expected != list(read_histories(src, today=TODAY))  # there is something to join
     assert _one_file_a_task(client, src, whole_records=True) == expected
@@ -120,7 +88,7 @@ def test_whole_records_same_histories_as_reader(
 def test_whole_records_scores_identical_on_cluster(
     client: Any, edge_folder: Path, fixtures: Path, tmp_path: Path
 ) -> None:
-    _scored_alike(client, _with_split_records(edge_folder, fixtures), tmp_path, whole_records=True)
+    _scored_alike(client, with_split_records(edge_folder, fixtures), tmp_path, whole_records=True)
 
 
 def test_scheduler_address(client: Any, fixtures: Path) -> None:
@@ -163,13 +131,6 @@ def _one_file_a_task(
         histories_dask(
             source, scheduler=client, today=TODAY, tuning=tuning, whole_records=whole_records
         )
-    )
-
-
-def _bundle_of_patient(patient_id: str) -> bytes:
-    patient = {"resourceType": "Patient", "id": patient_id, "birthDate": "1950-01-01"}
-    return orjson.dumps(
-        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
     )
 
 
