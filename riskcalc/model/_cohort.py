@@ -14,7 +14,7 @@ import pandas as pd
 from riskcalc.errors import InputError
 from riskcalc.features import feature_frame
 from riskcalc.history import PatientHistory, ReadFailure
-from riskcalc.model._labels import HorizonLabels, build_risk_set, ipcw_labels
+from riskcalc.model._labels import HorizonLabels, build_risk_set, followable_rows, ipcw_labels
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class LabelledCohort:
         Patients left out, by reason (``not_in_remission``, ``too_recent``, ...), and read failures.
     true_risk
         Known true risks by horizon (months), for simulated cohorts that have them.
+    data_cutoff
+        The cohort's data cut-off (its latest contact); at each horizon only the rows indexed
+        at least that long before it are labelled (:func:`followable_rows`). None: all rows
+        (censoring that does not depend on the index date, as in the oracle cohorts).
     """
 
     features: pd.DataFrame
@@ -43,13 +47,17 @@ class LabelledCohort:
     index_dates: tuple[dt.date, ...]
     excluded: Mapping[str, int] = field(default_factory=dict)
     true_risk: Mapping[int, npt.NDArray[np.float64]] = field(default_factory=dict)
+    data_cutoff: dt.date | None = None
 
     def __len__(self) -> int:
         return len(self.time_days)
 
     def labels(self, horizon_months: int) -> HorizonLabels:
         """Labels and IPC weights at a horizon."""
-        return ipcw_labels(self.time_days, self.status, horizon_months=horizon_months)
+        followable = followable_rows(self.index_dates, self.data_cutoff, horizon_months)
+        return ipcw_labels(
+            self.time_days, self.status, horizon_months=horizon_months, followable=followable
+        )
 
     def eligibility(self) -> str:
         """The eligible rows and patients, and the exclusions by reason, in words (for messages).
@@ -75,6 +83,7 @@ class LabelledCohort:
             index_dates=tuple(self.index_dates[i] for i in rows),
             excluded=dict(self.excluded),
             true_risk={h: r[rows] for h, r in self.true_risk.items()},
+            data_cutoff=self.data_cutoff,
         )
 
 
@@ -114,6 +123,7 @@ def prepare_cohort(
         patient_ids=np.asarray([h.patient_id for h in risk_set.histories], dtype=np.str_),
         index_dates=tuple(risk_set.index_dates),
         excluded=excluded,
+        data_cutoff=risk_set.end,
     )
 
 

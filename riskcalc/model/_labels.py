@@ -138,6 +138,8 @@ class RiskSet:
     time_days: list[float] = field(default_factory=list)
     status: list[int] = field(default_factory=list)
     excluded: Counter[str] = field(default_factory=Counter)
+    #: The data cut-off the index dates were drawn up to (None if no patient had a contact).
+    end: dt.date | None = None
 
     def add(self, history: PatientHistory, index_date: dt.date | None) -> None:
         if index_date is None:
@@ -191,7 +193,7 @@ def build_risk_set(
     counted per candidate index date.
     """
     end = cohort_end if cohort_end is not None else study_end(histories)
-    risk_set = RiskSet()
+    risk_set = RiskSet(end=end)
     for history in histories:
         for draw in range(index_dates_per_patient):
             index = (
@@ -243,6 +245,34 @@ def _step_left(
     return np.where(idx >= 0, surv[np.clip(idx, 0, None)] if len(surv) else 1.0, 1.0)
 
 
+def followable_rows(
+    index_dates: Sequence[dt.date], data_cutoff: dt.date | None, horizon_months: int
+) -> npt.NDArray[np.bool_]:
+    """Rows whose index date lies at least ``horizon_months`` before the data cut-off: those
+    whose outcome at the horizon could be known whatever it is (all rows when the cut-off is
+    not known).
+
+    Why (positivity): censoring at the cut-off is administrative, so its time is fixed by the
+    index date, and with it by calendar time. A row indexed 2 years before the cut-off has a
+    known 5-year status only if its event came within 2 years; kept, such rows would all be
+    events, and the features of recent years (COVID-19 vaccinations, say) would look like
+    causes of relapse at long horizons: the Kaplan-Meier weights correct the censoring on
+    average over the cohort, not within the recent years. The default model's 60-month model
+    gave a vaccinated patient 41 % (vaccination +39 points) before this (docs/researchers/
+    model.md).
+
+    >>> rows = followable_rows([dt.date(2019, 1, 1), dt.date(2022, 1, 1)], dt.date(2025, 1, 1), 60)
+    >>> rows.tolist()
+    [True, False]
+    >>> followable_rows([dt.date(2019, 1, 1), dt.date(2022, 1, 1)], dt.date(2025, 1, 1), 24).tolist()
+    [True, True]
+    """
+    if data_cutoff is None:
+        return np.ones(len(index_dates), dtype=bool)
+    latest = data_cutoff - dt.timedelta(days=horizon_days(horizon_months))
+    return np.fromiter((d <= latest for d in index_dates), dtype=bool, count=len(index_dates))
+
+
 @dataclass(frozen=True)
 class HorizonLabels:
     """Labels at one horizon with their IPC weights.
@@ -268,6 +298,7 @@ def ipcw_labels(
     *,
     horizon_months: int,
     max_weight: float = 20.0,
+    followable: npt.ArrayLike | None = None,
 ) -> HorizonLabels:
     """Binary labels at a horizon and their inverse-probability-of-censoring weights.
 
@@ -279,20 +310,26 @@ def ipcw_labels(
         The horizon ``H``.
     max_weight
         Upper bound of a weight (stabilises estimates when G is small late in follow-up).
+    followable
+        Rows whose index date lies at least ``H`` before the data cut-off
+        (:func:`followable_rows`); default all. The others take no part: their status at ``H``
+        could only be known if the event came early, so their known rows would be events alone.
 
     Returns
     -------
     HorizonLabels
         ``label = 1`` for a target event at or before ``H``; known = event or competing death at or
         before ``H``, or follow-up reaching ``H``; weight = 1 / G(min(T, H)-) for known rows, scaled
-        to average 1 over known rows, else 0.
+        to average 1 over known rows, else 0. Rows that are not followable are neither known nor
+        labelled, and G is estimated on the followable rows.
     """
     t = np.asarray(time_days, dtype=np.float64)
     s = np.asarray(status, dtype=np.int64)
     h = horizon_days(horizon_months)
-    label = ((s == Status.EVENT) & (t <= h)).astype(np.int8)
-    known = (t >= h) | ((s != Status.CENSORED) & (t <= h))
-    times, surv = km_censoring_survival(t, s)
+    rows = np.ones(len(t), dtype=bool) if followable is None else np.asarray(followable, bool)
+    label = ((s == Status.EVENT) & (t <= h) & rows).astype(np.int8)
+    known = ((t >= h) | ((s != Status.CENSORED) & (t <= h))) & rows
+    times, surv = km_censoring_survival(t[rows], s[rows])
     g = _step_left(times, surv, np.minimum(t, h))
     weight = np.where(known, 1.0 / np.maximum(g, 1.0 / max_weight), 0.0)
     if known.any():

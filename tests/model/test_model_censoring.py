@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -19,6 +20,7 @@ from riskcalc.model._labels import (
     Status,
     build_risk_set,
     follow_up,
+    followable_rows,
     horizon_days,
     ipcw_labels,
     km_censoring_survival,
@@ -115,3 +117,56 @@ def test_index_dates_are_seeded_inside_window_and_order_independent() -> None:
     assert all(dt.date(2010, 6, 1) <= d <= dt.date(2024, 1, 1) for d in rs1.index_dates)
     rs3 = build_risk_set(hs, seed=8)
     assert rs3.index_dates != rs1.index_dates
+
+
+def test_rows_indexed_too_close_to_the_cut_off_are_not_labelled() -> None:
+    """Positivity. Index dates spread over 2005-2025, censoring at the 2025 cut-off (administrative,
+    so fixed by the index date), an event hazard that does not depend on the calendar. A feature
+    of recent years (here: indexed after 2021, as a COVID-19 vaccination would be) then looks like
+    a cause of relapse at 60 months if every row is labelled: the recent rows' known statuses are
+    their early events alone. With the followable rows only, the recent rows take no part and the
+    weighted event rate is the true cumulative incidence."""
+    rng = np.random.default_rng(4)
+    n = 40_000
+    cutoff = dt.date(2025, 12, 31)
+    first = dt.date(2005, 1, 1)
+    index = [first + dt.timedelta(days=int(d)) for d in rng.integers(0, (cutoff - first).days, n)]
+    event = rng.exponential(365.25 / 0.03, n)  # 3 % a year, whatever the calendar
+    admin = np.array([(cutoff - d).days for d in index], dtype=np.float64)
+    time = np.minimum(event, admin)
+    status = np.where(event <= admin, Status.EVENT, Status.CENSORED)
+    horizon = 60
+    truth = 1 - np.exp(-0.03 * 5)
+    recent = np.array([d >= dt.date(2021, 1, 1) for d in index])
+
+    every_row = ipcw_labels(time, status, horizon_months=horizon)
+    w, y = every_row.weight, every_row.label
+    biased = float(np.sum(w[recent] * y[recent]) / np.sum(w[recent]))
+    assert biased > 0.9  # the recent rows known at 60 months are nearly all events
+
+    rows = followable_rows(index, cutoff, horizon)
+    assert not rows[recent].any() and rows[~recent].mean() > 0.9
+    followed = ipcw_labels(time, status, horizon_months=horizon, followable=rows)
+    assert not followed.known[~rows].any() and not followed.label[~rows].any()
+    assert followed.weighted_event_rate == pytest.approx(truth, abs=0.006)
+
+
+def test_a_cohort_labels_only_its_followable_rows() -> None:
+    import pandas as pd
+
+    from riskcalc.model._cohort import LabelledCohort
+
+    index = (dt.date(2015, 1, 1), dt.date(2024, 6, 1))
+    cohort = LabelledCohort(
+        features=pd.DataFrame({"x": [0.0, 1.0]}),
+        time_days=np.array([4000.0, 100.0]),
+        status=np.array([Status.CENSORED, Status.EVENT]),
+        patient_ids=np.array(["a", "b"]),
+        index_dates=index,
+        data_cutoff=dt.date(2025, 12, 31),
+    )
+    assert cohort.labels(60).known.tolist() == [True, False]
+    assert cohort.labels(12).known.tolist() == [True, True]
+    assert cohort.subset(np.array([1])).labels(60).label.tolist() == [0]
+    unknown_cutoff = dataclasses.replace(cohort, data_cutoff=None)
+    assert unknown_cutoff.labels(60).label.tolist() == [0, 1]
