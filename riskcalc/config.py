@@ -26,6 +26,13 @@ class Limits(BaseModel):
 
 DEFAULT_LIMITS = Limits()
 
+#: The longest horizon a model is trained for, in months (ten years). Survivor cohorts rarely
+#: follow patients longer; past the follow-up of most of the cohort the labels rest on the
+#: inverse-probability-of-censoring weights of a few patients (and, with the data cut-off, on
+#: the oldest index dates alone); and the features describe the infections of the last years,
+#: which say little about decades ahead.
+MAX_HORIZON_MONTHS = 120
+
 
 def as_date(value: object, name: str) -> dt.date:
     """A date argument as a date: a ``date``, a ``datetime`` (its day) or ISO text

@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
 from riskcalc.cli._options import add_engine, add_whole_records, engine_of
+from riskcalc.config import MAX_HORIZON_MONTHS
 from riskcalc.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from riskcalc.model import LabelledCohort
 
-#: The longest horizon ``riskcalc train`` accepts, in months (ten years). Survivor cohorts rarely
-#: follow patients longer; past the follow-up of most of the cohort the labels rest on the
-#: inverse-probability-of-censoring weights of a few patients; and the features describe the
-#: infections of the last years, which say little about decades ahead.
-MAX_HORIZON_MONTHS = 120
 _DEFAULT_HORIZONS = "12,24,36,60"  # riskcalc.model.DEFAULT_HORIZONS_MONTHS (not imported: slow)
 _DEFAULT_HORIZON = 24  # riskcalc.model.DEFAULT_HORIZON_MONTHS
 

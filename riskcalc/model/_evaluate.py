@@ -198,7 +198,9 @@ def evaluate(
     horizon_months
         The horizon of the full report. Default: the model's default horizon.
     out_dir
-        If given, ``metrics.json`` and ``figures/*.png`` are written there.
+        If given, ``metrics.json`` and ``figures/*.png`` are written there: never a model
+        artifact's folder or one inside it (``config.invalid``); a place that cannot be written
+        is ``config.output_unwritable``.
     n_boot
         Bootstrap replicates for the confidence intervals.
     seed
@@ -280,15 +282,16 @@ def evaluate(
     metrics["calibration_curve"] = _curve_with_ci(sample, n_boot, seed)
     figures: dict[str, Path] = {}
     if out_dir is not None:
+        from riskcalc._output import writing
+        from riskcalc.model._artifact import check_report_folder, clean_json
         from riskcalc.model._figures import write_figures
 
-        out = Path(out_dir)
-        figures = write_figures(out / "figures", y, p, w, metrics)
-        from riskcalc.model._artifact import clean_json
-
-        (out / "metrics.json").write_text(
-            json.dumps(clean_json(metrics), indent=2, allow_nan=False) + "\n"
-        )
+        out = check_report_folder(out_dir)
+        with writing(out):
+            figures = write_figures(out / "figures", y, p, w, metrics)
+            (out / "metrics.json").write_text(
+                json.dumps(clean_json(metrics), indent=2, allow_nan=False) + "\n"
+            )
     return EvaluationReport(metrics=metrics, figures=figures)
 
 

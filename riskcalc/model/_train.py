@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.model_selection import GroupShuffleSplit
 
 from riskcalc._meta import __version__
+from riskcalc.config import MAX_HORIZON_MONTHS
 from riskcalc.errors import ConfigError, ModelError
 from riskcalc.model._artifact import clean_json, save_model
 from riskcalc.model._card import build_card, card_markdown, hti1_source_attributes
@@ -115,6 +116,11 @@ def train_model(
     else ``interval_scale`` (default :data:`DEFAULT_INTERVAL_SCALE`).
     """
     horizons = tuple(sorted(set(int(h) for h in horizons_months)))
+    if not horizons or not 1 <= horizons[0] <= horizons[-1] <= MAX_HORIZON_MONTHS:
+        raise ConfigError(
+            "config.invalid",
+            f"horizons {list(horizons)}: give one or more, each 1 to {MAX_HORIZON_MONTHS} months",
+        )
     if default_horizon_months not in horizons:
         raise ConfigError(
             "config.invalid",

@@ -212,3 +212,17 @@ def test_a_manifest_that_lists_no_map_is_a_hash_mismatch(saved: Path, tmp_path: 
 
 def test_the_saved_artifact_loads(saved: Path) -> None:
     assert load_artifact(saved).default_horizon_months == 24
+
+
+def test_the_library_evaluation_never_writes_into_a_model(tmp_path: Path) -> None:
+    """riskcalc.model.evaluate(out_dir=...) refuses a model's folder as the CLI does."""
+    from riskcalc.errors import ConfigError
+    from riskcalc.model import default_model_dir, evaluate, load_model
+    from riskcalc.model._oracle import oracle_cohort
+
+    model = load_model()
+    cohort = oracle_cohort(400, seed=3, horizons_months=(24,))
+    with pytest.raises(ConfigError, match="model artifact"):
+        evaluate(model, cohort, out_dir=default_model_dir(), n_boot=2)
+    report = evaluate(model, cohort, out_dir=tmp_path / "eval", n_boot=2)
+    assert (tmp_path / "eval" / "metrics.json").is_file() and report.figures

@@ -209,3 +209,14 @@ def test_train_and_recalibrate_print_the_statement(
         assert load_model(local).info.version.endswith("+recalibrated")
     finally:
         os.umask(before)
+
+
+@pytest.mark.parametrize("horizons", [(), (0,), (24, 121)])
+def test_the_library_checks_horizons_as_the_cli_does(horizons: tuple[int, ...]) -> None:
+    from riskcalc.errors import ConfigError
+    from riskcalc.model._oracle import oracle_cohort
+    from riskcalc.model._train import train_model
+
+    cohort = oracle_cohort(50, seed=1, horizons_months=(24,))
+    with pytest.raises(ConfigError, match="each 1 to 120 months"):
+        train_model(cohort, horizons_months=horizons, trained_on="test", simulated=True)
