@@ -8,6 +8,7 @@ from typing import Any
 from riskcalc._meta import RESEARCH_USE_STATEMENT, __version__
 from riskcalc.features import INFECTION_FEATURES, SCHEMA
 from riskcalc.model._estimator import MIN_EVENTS_ISOTONIC
+from riskcalc.model._evaluate import HORIZON_METRICS
 
 INTENDED_USE = (
     "Research on whether a cancer survivor's record of respiratory viral infections (COVID-19, "
@@ -65,17 +66,7 @@ EVALUATED_ON_LOCAL = (
 )
 _CARD_METRICS = (
     "n",
-    "n_known_status",
-    "events",
-    "auroc",
-    "auroc_ci",
-    "brier",
-    "calibration_intercept",
-    "calibration_intercept_logit",
-    "calibration_slope",
-    "calibration_slope_ci",
-    "ici",
-    "observed_risk_ipcw",
+    *HORIZON_METRICS,
     "minimum_events_for_intervals",
     "comparisons",
     "subgroups",

@@ -295,7 +295,8 @@ def evaluate(
     return EvaluationReport(metrics=metrics, figures=figures)
 
 
-_HORIZON_KEYS = (
+#: The figures of one horizon: metrics.json's by_horizon, and the model card's headline.
+HORIZON_METRICS = (
     "n_known_status",
     "events",
     "observed_risk_ipcw",
@@ -334,7 +335,7 @@ def _by_horizon(
             prob = model.predict(cohort.features, horizon_months=h).probability
             hs = _Sample.of(cohort, cohort.labels(h), prob)
             perf = _performance(hs, n_boot, seed)
-        out[str(h)] = {k: perf.get(k, float("nan")) for k in _HORIZON_KEYS}
+        out[str(h)] = {k: perf.get(k, float("nan")) for k in HORIZON_METRICS}
         if (warning := _few_events(h, hs)) is not None:
             warnings.append(warning)
     return out, warnings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from typing import Any
 
 import charts
 import common
@@ -498,15 +499,10 @@ def _contributions_tab(
     if frame.empty:
         st.info("No infection episode: the score is the background escape only.")
         return
-    st.altair_chart(
+    _chart_and_table(
         charts.contributions_chart(frame),
-        width="stretch",
-        height=charts.rows_px(len(frame)),
-    )
-    st.dataframe(
         frame,
-        hide_index=True,
-        column_config={
+        {
             "episode": "Episode",
             "contribution": st.column_config.NumberColumn(
                 "Added to the awakening score (score units)", format="%.2f"
@@ -518,6 +514,12 @@ def _contributions_tab(
     )
 
 
+def _chart_and_table(chart: Any, frame: pd.DataFrame, columns: dict[str, Any]) -> None:
+    """A chart of one row per bar, then its numbers as a table with readable headers."""
+    st.altair_chart(chart, width="stretch", height=charts.rows_px(len(frame)))
+    st.dataframe(frame, hide_index=True, column_config=columns)
+
+
 def _drivers_tab(report: RiskReport | None) -> None:
     if report is None or not report.drivers:
         st.info("No drivers: the calibrated model gave no estimate, or no input moves it.")
@@ -527,15 +529,10 @@ def _drivers_tab(report: RiskReport | None) -> None:
         "How much each recorded input moves this patient's risk: the change in percentage "
         "points if that input were absent (recorded history)."
     )
-    st.altair_chart(
+    _chart_and_table(
         charts.drivers_chart(drivers),
-        width="stretch",
-        height=charts.rows_px(len(drivers)),
-    )
-    st.dataframe(
         drivers,
-        hide_index=True,
-        column_config={
+        {
             "label": "Input",
             "value": "Value",
             "effect_pp": st.column_config.NumberColumn(

@@ -44,6 +44,15 @@ def _err(capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err
 
 
+def _writing_command(command: str, sim: Path, out: str) -> list[str]:
+    """The arguments of ``command`` (train, evaluate, recalibrate) on the cohort, to ``out``."""
+    return {
+        "train": ["train", str(sim / "fhir"), "--out", out, "--horizons", "24"],
+        "evaluate": ["evaluate", "default", str(sim / "fhir"), "--out", out],
+        "recalibrate": ["recalibrate", "default", str(sim / "fhir"), "--out", out],
+    }[command]
+
+
 def test_train_refuses_a_folder_of_other_files(
     sim: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -99,11 +108,7 @@ def test_no_output_inside_the_cohort(
 ) -> None:
     """The reader would take the report's or the model's JSON for FHIR the next time."""
     out = str(sim / "fhir" / "out")
-    cmd = {
-        "train": ["train", str(sim / "fhir"), "--out", out, "--horizons", "24"],
-        "evaluate": ["evaluate", "default", str(sim / "fhir"), "--out", out],
-        "recalibrate": ["recalibrate", "default", str(sim / "fhir"), "--out", out],
-    }[command]
+    cmd = _writing_command(command, sim, out)
     assert main(cmd) == 5
     assert "[config.invalid]" in _err(capsys)
     assert not (sim / "fhir" / "out").exists()
@@ -171,11 +176,7 @@ def test_an_unwritable_place_is_a_typed_error(
     """QA: `--out /proc/x` was an internal error (exit 70); now refused before any work."""
     (tmp_path / "afile").write_text("mine")
     out = str(tmp_path / "afile" / "out")
-    cmd = {
-        "train": ["train", str(sim / "fhir"), "--out", out, "--horizons", "24"],
-        "evaluate": ["evaluate", "default", str(sim / "fhir"), "--out", out],
-        "recalibrate": ["recalibrate", "default", str(sim / "fhir"), "--out", out],
-    }[command]
+    cmd = _writing_command(command, sim, out)
     assert main(cmd) == 5
     assert "[config.output_unwritable]" in _err(capsys)
     assert (tmp_path / "afile").read_text() == "mine"
