@@ -58,11 +58,10 @@ PARQUET_METADATA: dict[str, str] = {
     "riskcalc_version": __version__,
     "research_use": RESEARCH_USE_STATEMENT,
 }
-#: Input lines the reader skipped (``ndjson.bad_line``): on every history read from the export,
-#: but no patient's. :func:`score_chunk` lists them, as error rows, under this key of the first
-#: row of its chunk, so that they travel with the rows whatever engine runs the chunk;
-#: :func:`write_results` takes them out and writes each once to the errors file.
-SKIPPED_LINES_KEY = "_skipped_lines"
+#: Input lines the reader skipped: on every history read from the export, but no patient's.
+#: :func:`score_chunk` adds them to its error rows (no patient, this code), so that they travel
+#: with the chunk whatever engine runs it; :func:`write_results` writes each once and counts
+#: them apart from the patients that failed.
 _SKIPPED_CODE = "ndjson.bad_line"
 _MORE = re.compile(r"^(\d+) more ")
 
@@ -162,17 +161,18 @@ def score_chunk(
     horizon_months: int | None,
     model: RiskModel,
 ) -> tuple[list[Row], list[Row]]:
-    """Score rows and error rows for one chunk of read results (pure apart from the model)."""
+    """Score rows and error rows for one chunk of read results (pure apart from the model).
+
+    The error rows are one per failure, in order, then one per input line the reader skipped
+    (:func:`skipped_line_rows`; every chunk of an export repeats them, :class:`SkippedLines`
+    keeps each once).
+    """
     histories = [h for h in items if isinstance(h, PatientHistory)]
     errors = [failure_row(f) for f in items if isinstance(f, ReadFailure)]
     reports = assess_histories(
         histories, as_of=as_of, horizon_months=horizon_months, model=model, detail=False
     )
-    rows = [report_row(r) for r in reports]
-    skipped = skipped_line_rows(items)
-    if skipped:
-        (rows or errors)[0][SKIPPED_LINES_KEY] = skipped
-    return rows, errors
+    return [report_row(r) for r in reports], errors + skipped_line_rows(items)
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -265,24 +265,29 @@ def check_output_path(out: Path) -> Path:
 ChunkResults = Iterable[tuple[list[Row], list[Row]]]
 
 
-class _Skipped:
-    """The skipped-line rows carried by a run's rows, each kept once, and the lines counted."""
+class SkippedLines:
+    """Sorts a run's error rows: the patients and files that failed, and the input lines the
+    reader skipped (:func:`skipped_line_rows`, repeated by every chunk of the export), each of
+    those kept once and counted in :attr:`lines`."""
 
     def __init__(self) -> None:
         self._seen: set[tuple[str, str | None]] = set()
         self.lines = 0
 
-    def take(self, rows: list[Row], error_rows: list[Row]) -> list[Row]:
-        """The new skipped-line rows carried by ``rows`` and ``error_rows`` (removed from them)."""
-        new: list[Row] = []
-        for row in (*rows, *error_rows):
-            for skipped in row.pop(SKIPPED_LINES_KEY, ()):
-                key = (skipped["message"], skipped["location"])
-                if key not in self._seen:
-                    self._seen.add(key)
-                    self.lines += _lines_of(skipped)
-                    new.append(skipped)
-        return new
+    def sort(self, error_rows: list[Row]) -> tuple[list[Row], list[Row]]:
+        """(failures, skipped-line rows not seen before in the run) of ``error_rows``."""
+        failures: list[Row] = []
+        fresh: list[Row] = []
+        for row in error_rows:
+            if row["code"] != _SKIPPED_CODE or row["patient_id"] is not None:
+                failures.append(row)
+                continue
+            key = (row["message"], row["location"])
+            if key not in self._seen:
+                self._seen.add(key)
+                self.lines += _lines_of(row)
+                fresh.append(row)
+        return failures, fresh
 
 
 def write_results(
@@ -293,9 +298,9 @@ def write_results(
 ) -> Reconciliation:
     """Write chunks of (score rows, error rows) atomically to ``out`` and its errors file.
 
-    The input lines the reader skipped (carried on the rows by :func:`score_chunk`) are written
-    once each to the errors file, without a patient, and counted in
-    :attr:`Reconciliation.skipped_lines`.
+    The input lines the reader skipped (error rows of :func:`skipped_line_rows`, which every
+    chunk of the export repeats) are written once each to the errors file, without a patient,
+    and counted in :attr:`Reconciliation.skipped_lines`, not as failed patients.
 
     Raises
     ------
@@ -308,22 +313,22 @@ def write_results(
     out = check_output_path(Path(out))
     errors_out = errors_path_for(out)
     scored = not_applicable = failed = 0
-    skipped = _Skipped()
+    skipped = SkippedLines()
     with atomic_outputs(out, errors_out) as (tmp_scores, tmp_errors), ExitStack() as files:
         scores = _TableWriter(tmp_scores, SCORE_TYPES, out)
         files.callback(scores.close)
         errors = _TableWriter(tmp_errors, ERROR_TYPES, errors_out)
         files.callback(errors.close)
         for rows, error_rows in results:
-            lines = skipped.take(rows, error_rows)
+            failures, lines = skipped.sort(error_rows)
             scores.write(rows)
-            errors.write(error_rows + lines)
+            errors.write(failures + lines)
             ok = sum(r["status"] == ReportStatus.OK.value for r in rows)
             scored += ok
             not_applicable += len(rows) - ok
-            failed += len(error_rows)
+            failed += len(failures)
             if on_progress is not None:
-                on_progress(len(rows) + len(error_rows))
+                on_progress(len(rows) + len(failures))
         if scored + not_applicable + failed == 0:
             raise InputError(
                 "input.no_patient",

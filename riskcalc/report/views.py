@@ -20,6 +20,7 @@ from riskcalc.report._score import (
     SCORE_COLUMNS,
     Reconciliation,
     Row,
+    SkippedLines,
     chunked,
     score_chunk,
 )
@@ -570,11 +571,14 @@ def score_cohort_table(
         on_progress(0, total)
     score_rows: list[Row] = []
     error_rows: list[Row] = []
-    done = 0
+    skipped = SkippedLines()
+    failed = done = 0
     for chunk in chunked(items, chunk_patients):
         rows, errors = score_chunk(chunk, as_of=as_of, horizon_months=horizon_months, model=loaded)
+        failures, lines = skipped.sort(errors)
         score_rows += rows
-        error_rows += errors
+        error_rows += failures + lines
+        failed += len(failures)
         done += len(chunk)
         if on_progress is not None:
             on_progress(done, total)
@@ -583,7 +587,8 @@ def score_cohort_table(
         read=total,
         scored=scored,
         not_applicable=len(score_rows) - scored,
-        failed=len(error_rows),
+        failed=failed,
+        skipped_lines=skipped.lines,
     )
     import pandas as pd  # here: `import riskcalc` should not load pandas (0.2 s)
 

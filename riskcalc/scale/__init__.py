@@ -43,35 +43,40 @@ def _score_entries(
     as_of: dt.date,
     horizon_months: int | None,
     model: RiskModel,
-) -> list[tuple[Row | None, Row | None]]:
-    """(score row, None) per history and (None, error row) per failure, in input order."""
+) -> list[tuple[Row | None, list[Row]]]:
+    """(score row or None, error rows) per read result, in input order: a history's score row,
+    a failure's error row. The error rows that belong to no result (the input lines the reader
+    skipped, :func:`riskcalc.report.score_chunk`) go with the first result of their chunk, so
+    that there is one output per input and nothing is lost."""
     from riskcalc.report._score import CHUNK_PATIENTS, chunked, score_chunk
 
-    out: list[tuple[Row | None, Row | None]] = []
+    out: list[tuple[Row | None, list[Row]]] = []
     for chunk in chunked(results, CHUNK_PATIENTS):
         rows, errors = score_chunk(chunk, as_of=as_of, horizon_months=horizon_months, model=model)
         row_iter, error_iter = iter(rows), iter(errors)
+        start = len(out)
         for item in chunk:
             if isinstance(item, PatientHistory):
-                out.append((next(row_iter), None))
+                out.append((next(row_iter), []))
             else:
-                out.append((None, next(error_iter)))
+                out.append((None, [next(error_iter)]))
+        if chunk:
+            out[start][1].extend(error_iter)  # the skipped lines, after the failures' rows
     return out
 
 
 def _rechunk(
-    units: Iterable[list[tuple[Row | None, Row | None]]], size: int
+    units: Iterable[list[tuple[Row | None, list[Row]]]], size: int
 ) -> Iterator[tuple[list[Row], list[Row]]]:
     """The in-process engine's chunks: ``size`` read results each, whatever the unit bounds."""
     rows: list[Row] = []
     errors: list[Row] = []
     n = 0
     for unit in units:
-        for row, error in unit:
+        for row, item_errors in unit:
             if row is not None:
                 rows.append(row)
-            if error is not None:
-                errors.append(error)
+            errors.extend(item_errors)
             n += 1
             if n == size:
                 yield rows, errors

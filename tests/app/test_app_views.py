@@ -330,3 +330,28 @@ def test_score_cohort_table_names_an_uploaded_file_in_failures() -> None:
     assert table.reconciliation.failed == 1
     assert "ward-7.json" in " ".join(str(v) for v in table.errors.iloc[0].tolist())
     assert "<bytes>" not in " ".join(str(v) for v in table.errors.iloc[0].tolist())
+
+
+def test_score_cohort_table_lists_each_skipped_line_once(tmp_path: Path) -> None:
+    """An export with a broken line: the line is an error row of its own, once, whatever the
+    chunks; it is counted as a lost line, not as a patient that failed; the table and the
+    CLI's scorer agree."""
+    import orjson
+
+    from riskcalc.report import score_cohort
+
+    export = tmp_path / "export"
+    export.mkdir()
+    patients = [
+        orjson.dumps({"resourceType": "Patient", "id": f"p{i}", "birthDate": "1960-01-01"})
+        for i in range(5)
+    ]
+    (export / "Patient.ndjson").write_bytes(b"\n".join([*patients, b'{"resourceType": "Pat']))
+    model = _default_model()
+    table = score_cohort_table(export, as_of=AS_OF, model=model, chunk_patients=2)
+    rec = table.reconciliation
+    assert (rec.read, rec.failed, rec.skipped_lines) == (5, 0, 1) and rec.balanced
+    [lost] = table.errors.to_dict("records")
+    assert lost["code"] == "ndjson.bad_line" and lost["location"].endswith("Patient.ndjson:6")
+    cli = score_cohort(export, tmp_path / "scores.csv", as_of=AS_OF, model=model)
+    assert cli == rec

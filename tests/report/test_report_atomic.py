@@ -13,7 +13,6 @@ import pytest
 import riskcalc
 from riskcalc.errors import ConfigError, InputError
 from riskcalc.report import ERROR_COLUMNS, SCORE_COLUMNS, errors_path_for, write_results
-from riskcalc.report._score import SKIPPED_LINES_KEY
 
 
 def _row(pid: str, status: str = "ok") -> dict[str, object]:
@@ -79,15 +78,11 @@ def _skipped(line: int, message: str = "not JSON: unexpected end of data") -> di
     }
 
 
-def _carrying(row: dict[str, object], *skipped: dict[str, object]) -> dict[str, object]:
-    return {**row, SKIPPED_LINES_KEY: [dict(s) for s in skipped]}
-
-
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_skipped_lines_are_error_rows_once_each_and_counted(tmp_path: Path, suffix: str) -> None:
     """QA: a broken NDJSON line lost its patient without a trace but n_warnings on every row.
-    The reader puts the line on every history of the export; each chunk carries its lines on
-    one row; the errors file lists each line once, and the counts say lines were lost."""
+    The reader puts the line on every history of the export; each chunk repeats its lines as
+    error rows; the errors file lists each line once, and the counts say lines were lost."""
     out = tmp_path / f"scores{suffix}"
     more = {
         **_skipped(0),
@@ -95,9 +90,9 @@ def test_skipped_lines_are_error_rows_once_each_and_counted(tmp_path: Path, suff
         "message": "7 more 'ndjson.bad_line' issue(s) not listed",
     }
     chunks = [
-        ([_carrying(_row("a"), _skipped(4), _skipped(9)), _row("b")], []),
-        ([_row("c")], [_carrying(_error("d"), _skipped(4), more)]),
-        ([_carrying(_row("e"), _skipped(9), more)], []),
+        ([_row("a"), _row("b")], [_skipped(4), _skipped(9)]),
+        ([_row("c")], [_error("d"), _skipped(4), dict(more)]),
+        ([_row("e")], [_skipped(9), dict(more)]),
     ]
     rec = write_results(iter(chunks), out)
     assert (rec.read, rec.failed, rec.skipped_lines) == (5, 1, 2 + 7)
